@@ -1,0 +1,196 @@
+//! The plain-Rust view of an HTTP request that every pure module works on, and the one place for
+//! percent-encoding. The worker adapter builds a `RequestHead` once at the entry.
+
+/// Method, host, raw path and query, and headers of a request, without its body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Upper-case method, e.g. "GET".
+    pub method: String,
+    /// The Host header as sent (may carry a port).
+    pub host: String,
+    /// The path exactly as received, still percent-encoded, starting with '/'.
+    pub raw_path: String,
+    /// The query string exactly as received, without the leading '?'.
+    pub raw_query: String,
+    /// Header names lower-cased, values as received, in arrival order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl RequestHead {
+    /// First value of a header (names are matched case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Decoded query parameters in order; a parameter without '=' has an empty value.
+    pub fn query_params(&self) -> Vec<(String, String)> {
+        parse_query(&self.raw_query)
+    }
+
+    /// Decoded value of the first query parameter with this name.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_params().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    pub fn has_query_param(&self, name: &str) -> bool {
+        self.query_params().iter().any(|(k, _)| k == name)
+    }
+
+    /// Host without any port, lower-cased.
+    pub fn host_name(&self) -> String {
+        strip_port(&self.host).to_ascii_lowercase()
+    }
+}
+
+/// Host header value without a trailing `:port` (IPv6 literals keep their brackets).
+pub fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
+    }
+    match host.rfind(':') {
+        Some(i) if host[i + 1..].bytes().all(|b| b.is_ascii_digit()) => &host[..i],
+        _ => host,
+    }
+}
+
+/// Split and decode a query string. '+' is kept literally: S3 clients encode spaces as %20, and
+/// SigV4 canonicalization treats '+' as a literal plus.
+pub fn parse_query(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| match part.split_once('=') {
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(part), String::new()),
+        })
+        .collect()
+}
+
+/// Decode %XX escapes; invalid escapes are kept as they are. Invalid UTF-8 is replaced.
+pub fn percent_decode(s: &str) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(s)).into_owned()
+}
+
+/// Decode %XX escapes to bytes; invalid escapes are kept as they are.
+pub fn percent_decode_bytes(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// AWS URI encoding (SigV4): every byte except unreserved `A-Za-z0-9-._~` becomes %XX with
+/// upper-case hex; '/' is kept when `keep_slash` (object key paths).
+pub fn uri_encode(s: &str, keep_slash: bool) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len() + s.len() / 2);
+    for &b in s.as_bytes() {
+        let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+        if unreserved || (keep_slash && b == b'/') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// Parse hex (either case) into bytes.
+pub fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    s.as_bytes()
+        .chunks(2)
+        .map(|pair| Some(hex_value(pair[0])? << 4 | hex_value(pair[1])?))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_escapes_and_keeps_invalid_ones() {
+        assert_eq!(percent_decode("a%20b%2Fc"), "a b/c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%E2%82%AC"), "€");
+        assert_eq!(percent_decode("a+b"), "a+b");
+    }
+
+    #[test]
+    fn uri_encodes_like_aws() {
+        assert_eq!(uri_encode("a b/c~d", true), "a%20b/c~d");
+        assert_eq!(uri_encode("a b/c", false), "a%20b%2Fc");
+        assert_eq!(uri_encode("€+=", false), "%E2%82%AC%2B%3D");
+    }
+
+    #[test]
+    fn query_parsing_handles_flags_and_encoded_values() {
+        let q = parse_query("list-type=2&prefix=a%2Fb&uploads&=x");
+        assert_eq!(
+            q,
+            vec![
+                ("list-type".into(), "2".into()),
+                ("prefix".into(), "a/b".into()),
+                ("uploads".into(), "".into()),
+                ("".into(), "x".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn strips_ports() {
+        assert_eq!(strip_port("example.com:8787"), "example.com");
+        assert_eq!(strip_port("example.com"), "example.com");
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+        assert_eq!(strip_port("127.0.0.1:3900"), "127.0.0.1");
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(hex(&[0, 255, 16]), "00ff10");
+        assert_eq!(from_hex("00FF10"), Some(vec![0, 255, 16]));
+        assert_eq!(from_hex("0"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
+}
