@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod http;
 pub mod s3;
+pub mod config;
 pub mod storage;
 
 #[cfg(target_arch = "wasm32")]

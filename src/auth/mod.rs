@@ -1,1 +1,8 @@
 //! Who is asking and what they may do.
+pub mod credential;
+pub mod amz_date;
+pub mod secret;
+pub mod sigv4;
+
+#[cfg(target_arch = "wasm32")]
+pub mod runtime;

@@ -4,3 +4,12 @@ pub mod error;
 pub mod xml;
 
 pub use error::{S3Error, S3ErrorCode, S3Result};
+pub mod addressing;
+pub mod operation;
+pub mod bucket_name;
+pub mod range;
+pub mod headers;
+
+#[cfg(target_arch = "wasm32")]
+pub mod handlers;
+pub mod list;

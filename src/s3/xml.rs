@@ -1,6 +1,25 @@
 //! XML request parsing and response documents.
+//!
+//! Responses are written as strings with [`XmlWriter`]: element names are `'static` (never user
+//! data) and all text goes through [`escape`]. Requests are parsed with quick-xml's serde support.
+
+use serde::Deserialize;
+
+use super::error::S3Result;
+use crate::s3_error;
+
+/// The namespace S3 puts on the root element of every response document.
+pub const S3_XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// The declaration that starts every response document.
+pub const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
 
 /// Escape text for an XML element or attribute value.
+///
+/// Control characters other than tab and line feed become character references: a raw CR would
+/// be turned into LF by the client's parser (so a key containing one would come back altered),
+/// and other C0 controls may not appear raw at all. Strict XML 1.0 parsers refuse even the
+/// references, which is why AWS advises `encoding-type=url` for such keys.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -10,8 +29,507 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            '\t' | '\n' => out.push(c),
+            c if (c as u32) < 0x20 => out.push_str(&format!("&#{};", c as u32)),
             _ => out.push(c),
         }
     }
     out
+}
+
+/// Builds one response document: the declaration, a root element carrying the S3 namespace, and
+/// nested elements. Open elements are tracked so every document comes out balanced.
+#[derive(Debug)]
+pub struct XmlWriter {
+    out: String,
+    open: Vec<&'static str>,
+    /// Length of `out` right after the root start tag, to self-close an empty root.
+    root_start_end: usize,
+}
+
+impl XmlWriter {
+    /// Start a document whose root element is `root`.
+    pub fn new(root: &'static str) -> Self {
+        let mut out = String::with_capacity(512);
+        out.push_str(XML_DECLARATION);
+        out.push('\n');
+        out.push('<');
+        out.push_str(root);
+        out.push_str(" xmlns=\"");
+        out.push_str(S3_XMLNS);
+        out.push_str("\">");
+        let root_start_end = out.len();
+        XmlWriter {
+            out,
+            open: vec![root],
+            root_start_end,
+        }
+    }
+
+    /// Open a child element of the current element.
+    pub fn open(&mut self, name: &'static str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push('>');
+        self.open.push(name);
+        self
+    }
+
+    /// Close the innermost open element (never the root: `finish` does that).
+    pub fn close(&mut self) -> &mut Self {
+        if self.open.len() > 1 {
+            let name = self.open.pop().unwrap_or_default();
+            self.push_end_tag(name);
+        }
+        self
+    }
+
+    /// Escaped text inside the current element.
+    pub fn text(&mut self, text: &str) -> &mut Self {
+        self.out.push_str(&escape(text));
+        self
+    }
+
+    /// `<name>text</name>` with the text escaped.
+    pub fn element(&mut self, name: &'static str, text: &str) -> &mut Self {
+        self.open(name).text(text).close()
+    }
+
+    /// `<name>text</name>` when there is a value, nothing otherwise.
+    pub fn optional_element(&mut self, name: &'static str, text: Option<&str>) -> &mut Self {
+        if let Some(text) = text {
+            self.element(name, text);
+        }
+        self
+    }
+
+    /// Close every open element and return the document. A root without content is written as
+    /// `<Root xmlns="..."/>`, as S3 does.
+    pub fn finish(mut self) -> String {
+        if self.open.len() == 1 && self.out.len() == self.root_start_end {
+            self.out.pop();
+            self.out.push_str("/>");
+            return self.out;
+        }
+        while let Some(name) = self.open.pop() {
+            self.push_end_tag(name);
+        }
+        self.out
+    }
+
+    fn push_end_tag(&mut self, name: &str) {
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+}
+
+/// Format unix milliseconds as S3 does in XML: ISO 8601 in UTC with milliseconds,
+/// e.g. `2019-12-11T23:32:47.000Z`.
+pub fn iso8601_millis(unix_millis: u64) -> String {
+    let millis = unix_millis % 1000;
+    let secs = unix_millis / 1000;
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let secs_of_day = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        secs_of_day / 3600,
+        secs_of_day / 60 % 60,
+        secs_of_day % 60
+    )
+}
+
+/// Proleptic Gregorian (year, month, day) of a count of days since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`, for non-negative day counts).
+/// Parse S3's ISO 8601 timestamps (`2019-12-11T23:32:47.000Z`, fraction optional) into unix
+/// milliseconds: the inverse of `iso8601_millis`.
+pub fn parse_iso8601_millis(text: &str) -> Option<u64> {
+    let text = text.trim().strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut date_parts = date.splitn(3, '-').map(|p| p.parse::<u64>().ok());
+    let (year, month, day) = (date_parts.next()??, date_parts.next()??, date_parts.next()??);
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let mut clock_parts = clock.splitn(3, ':').map(|p| p.parse::<u64>().ok());
+    let (hour, minute, second) = (clock_parts.next()??, clock_parts.next()??, clock_parts.next()??);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
+        return None;
+    }
+    let millis: u64 = format!("{fraction:0<3}")[..3].parse().ok()?;
+    // Days from civil (inverse of civil_from_days), epoch shifted to 0000-03-01.
+    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let era = y / 400;
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * m + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = (era * 146_097 + day_of_era).checked_sub(719_468)?;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+}
+
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Shift the epoch to 0000-03-01 so leap days fall at the end of each 400-year era.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The owner S3 names in bucket and object listings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Owner {
+    pub id: String,
+    pub display_name: String,
+}
+
+impl Owner {
+    /// `<Owner><ID>..</ID><DisplayName>..</DisplayName></Owner>` inside the current element.
+    pub fn write_to(&self, xml: &mut XmlWriter) {
+        xml.open("Owner")
+            .element("ID", &self.id)
+            .element("DisplayName", &self.display_name)
+            .close();
+    }
+}
+
+/// One bucket in a ListBuckets answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketEntry {
+    pub name: String,
+    pub created_unix_millis: u64,
+}
+
+/// The ListBuckets (`GET /`) answer.
+pub fn list_all_my_buckets(owner: &Owner, buckets: &[BucketEntry]) -> String {
+    let mut xml = XmlWriter::new("ListAllMyBucketsResult");
+    owner.write_to(&mut xml);
+    xml.open("Buckets");
+    for bucket in buckets {
+        xml.open("Bucket")
+            .element("Name", &bucket.name)
+            .element("CreationDate", &iso8601_millis(bucket.created_unix_millis))
+            .close();
+    }
+    xml.close();
+    xml.finish()
+}
+
+/// The GetBucketLocation answer. S3 answers buckets in us-east-1 with an empty element (pass
+/// `""` or `"us-east-1"`); clients map that back to us-east-1.
+pub fn location_constraint(location: &str) -> String {
+    let mut xml = XmlWriter::new("LocationConstraint");
+    if location != "us-east-1" {
+        xml.text(location);
+    }
+    xml.finish()
+}
+
+/// The GetBucketVersioning answer for a bucket whose versioning was never enabled: an empty
+/// configuration, exactly as S3 sends it.
+pub fn versioning_configuration() -> String {
+    XmlWriter::new("VersioningConfiguration").finish()
+}
+
+#[derive(Deserialize)]
+struct CreateBucketConfigurationXml {
+    #[serde(rename = "LocationConstraint", default)]
+    location_constraint: Option<String>,
+}
+
+/// Parse a CreateBucket request body into its location constraint, the one part portico uses:
+/// `None` when the body is empty or the element is absent or empty. Anything that is not a
+/// well-formed `CreateBucketConfiguration` document is MalformedXML.
+pub fn parse_create_bucket_configuration(body: &[u8]) -> S3Result<Option<String>> {
+    let text = std::str::from_utf8(body).map_err(|_| s3_error!(MalformedXML))?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    // The parser's own wording means nothing to an S3 client: answer with S3's message.
+    let parsed: CreateBucketConfigurationXml =
+        parse_document(text, "CreateBucketConfiguration").map_err(|_| s3_error!(MalformedXML))?;
+    Ok(parsed
+        .location_constraint
+        .map(|location| location.trim().to_string())
+        .filter(|location| !location.is_empty()))
+}
+
+/// Local name (namespace prefix removed) of a document's root element, or `None` when the
+/// document has no element or is not well-formed before its first element.
+pub fn root_element_name(xml: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(start)) | Ok(Event::Empty(start)) => {
+                return Some(start.local_name().into_inner().to_string());
+            }
+            Ok(Event::Eof) | Err(_) => return None,
+            Ok(Event::Text(text)) if !text.trim().is_empty() => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Parse a document with quick-xml serde after checking its root element, so a document of
+/// another kind (an error document, say) is not silently read as an empty one.
+pub fn parse_document<T: serde::de::DeserializeOwned>(xml: &str, root: &str) -> S3Result<T> {
+    match root_element_name(xml) {
+        Some(name) if name == root => {}
+        Some(name) => return Err(s3_error!(MalformedXML, "expected <{root}>, found <{name}>")),
+        None => {
+            return Err(s3_error!(
+                MalformedXML,
+                "expected <{root}>, found no element"
+            ))
+        }
+    }
+    quick_xml::de::from_str(xml).map_err(|err| s3_error!(MalformedXML, "<{root}>: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::s3::error::S3ErrorCode;
+
+    const DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+    #[test]
+    fn escapes_markup_quotes_and_control_characters() {
+        assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+        assert_eq!(escape("tab\tline\ncr\r\u{1}"), "tab\tline\ncr&#13;&#1;");
+        assert_eq!(escape("日本語/ü"), "日本語/ü");
+    }
+
+    #[test]
+    fn writer_nests_escapes_and_closes_everything() {
+        let mut xml = XmlWriter::new("Root");
+        xml.open("A")
+            .element("B", "x&y")
+            .optional_element("C", None);
+        xml.optional_element("D", Some("<"));
+        assert_eq!(
+            xml.finish(),
+            format!("{DECL}<Root xmlns=\"{S3_XMLNS}\"><A><B>x&amp;y</B><D>&lt;</D></A></Root>")
+        );
+    }
+
+    #[test]
+    fn writer_never_closes_the_root_early_and_self_closes_an_empty_root() {
+        let mut xml = XmlWriter::new("Root");
+        xml.close().close();
+        assert_eq!(xml.finish(), format!("{DECL}<Root xmlns=\"{S3_XMLNS}\"/>"));
+        let mut xml = XmlWriter::new("Root");
+        xml.element("Empty", "");
+        assert_eq!(
+            xml.finish(),
+            format!("{DECL}<Root xmlns=\"{S3_XMLNS}\"><Empty></Empty></Root>")
+        );
+    }
+
+    #[test]
+    fn formats_timestamps_like_s3() {
+        assert_eq!(iso8601_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            iso8601_millis(1_576_107_167_000),
+            "2019-12-11T23:32:47.000Z"
+        );
+        assert_eq!(
+            iso8601_millis(1_641_394_898_314),
+            "2022-01-05T15:01:38.314Z"
+        );
+        // Leap days and century rules.
+        assert_eq!(iso8601_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            iso8601_millis(1_709_251_199_999),
+            "2024-02-29T23:59:59.999Z"
+        );
+        assert_eq!(
+            iso8601_millis(4_107_542_400_000),
+            "2100-03-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            iso8601_millis(253_402_300_799_999),
+            "9999-12-31T23:59:59.999Z"
+        );
+    }
+
+    #[test]
+    fn civil_dates_match_a_day_by_day_walk() {
+        let mut date = (1970, 1, 1);
+        for days in 0..(800 * 366) {
+            assert_eq!(civil_from_days(days), date, "day {days}");
+            let (y, m, d) = date;
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let month_days = match m {
+                2 if leap => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            date = if d < month_days {
+                (y, m, d + 1)
+            } else if m < 12 {
+                (y, m + 1, 1)
+            } else {
+                (y + 1, 1, 1)
+            };
+        }
+    }
+
+    #[test]
+    fn list_all_my_buckets_matches_the_s3_shape() {
+        let owner = Owner {
+            id: "project-1".into(),
+            display_name: "Ann & Co".into(),
+        };
+        let buckets = [
+            BucketEntry {
+                name: "photos".into(),
+                created_unix_millis: 1_576_107_167_000,
+            },
+            BucketEntry {
+                name: "logs.2024".into(),
+                created_unix_millis: 1_641_394_898_314,
+            },
+        ];
+        assert_eq!(
+            list_all_my_buckets(&owner, &buckets),
+            format!(
+                "{DECL}<ListAllMyBucketsResult xmlns=\"{S3_XMLNS}\">\
+                 <Owner><ID>project-1</ID><DisplayName>Ann &amp; Co</DisplayName></Owner>\
+                 <Buckets>\
+                 <Bucket><Name>photos</Name><CreationDate>2019-12-11T23:32:47.000Z</CreationDate></Bucket>\
+                 <Bucket><Name>logs.2024</Name><CreationDate>2022-01-05T15:01:38.314Z</CreationDate></Bucket>\
+                 </Buckets></ListAllMyBucketsResult>"
+            )
+        );
+    }
+
+    #[test]
+    fn list_all_my_buckets_without_buckets_keeps_an_empty_list() {
+        let xml = list_all_my_buckets(&Owner::default(), &[]);
+        assert!(
+            xml.ends_with("<Buckets></Buckets></ListAllMyBucketsResult>"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn location_constraint_is_empty_for_us_east_1() {
+        let empty = format!("{DECL}<LocationConstraint xmlns=\"{S3_XMLNS}\"/>");
+        assert_eq!(location_constraint(""), empty);
+        assert_eq!(location_constraint("us-east-1"), empty);
+        assert_eq!(
+            location_constraint("eu-west-1"),
+            format!(
+                "{DECL}<LocationConstraint xmlns=\"{S3_XMLNS}\">eu-west-1</LocationConstraint>"
+            )
+        );
+    }
+
+    #[test]
+    fn versioning_configuration_is_empty() {
+        assert_eq!(
+            versioning_configuration(),
+            format!("{DECL}<VersioningConfiguration xmlns=\"{S3_XMLNS}\"/>")
+        );
+    }
+
+    #[test]
+    fn create_bucket_configuration_reads_the_location_constraint() {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <CreateBucketConfiguration xmlns=\"{S3_XMLNS}\">\n\
+               <LocationConstraint>eu-central-1</LocationConstraint>\n\
+             </CreateBucketConfiguration>"
+        );
+        let location = parse_create_bucket_configuration(body.as_bytes()).unwrap();
+        assert_eq!(location.as_deref(), Some("eu-central-1"));
+
+        // Namespace prefixes and elements portico ignores (directory buckets) are accepted.
+        let body =
+            "<s3:CreateBucketConfiguration xmlns:s3=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+                    <s3:LocationConstraint> garage </s3:LocationConstraint>\
+                    <Location><Name>usw2-az1</Name><Type>AvailabilityZone</Type></Location>\
+                    </s3:CreateBucketConfiguration>";
+        let location = parse_create_bucket_configuration(body.as_bytes()).unwrap();
+        assert_eq!(location.as_deref(), Some("garage"));
+    }
+
+    #[test]
+    fn create_bucket_configuration_tolerates_empty_bodies_and_elements() {
+        for body in [
+            "",
+            "  \r\n",
+            "<CreateBucketConfiguration/>",
+            "<CreateBucketConfiguration><LocationConstraint/></CreateBucketConfiguration>",
+            "<CreateBucketConfiguration><LocationConstraint> </LocationConstraint>\
+             </CreateBucketConfiguration>",
+        ] {
+            assert_eq!(
+                parse_create_bucket_configuration(body.as_bytes()),
+                Ok(None),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_create_bucket_configuration_is_malformed_xml() {
+        for body in [
+            &b"not xml"[..],
+            b"<CreateBucketConfiguration><LocationConstraint>eu</CreateBucketConfiguration>",
+            b"<CreateBucketConfiguration>",
+            b"<Other><LocationConstraint>eu</LocationConstraint></Other>",
+            b"<CreateBucketConfiguration><LocationConstraint>a</LocationConstraint>\
+              <LocationConstraint>b</LocationConstraint></CreateBucketConfiguration>",
+            b"\xff\xfe<",
+        ] {
+            let err = parse_create_bucket_configuration(body).unwrap_err();
+            assert_eq!(
+                err.code,
+                S3ErrorCode::MalformedXML,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+            assert_eq!(err.status(), 400);
+        }
+    }
+
+    #[test]
+    fn root_element_name_skips_prolog_and_prefixes() {
+        assert_eq!(
+            root_element_name("<?xml version=\"1.0\"?>\n<!-- c --><a:Root xmlns:a=\"x\"/>")
+                .as_deref(),
+            Some("Root")
+        );
+        assert_eq!(root_element_name("  text <Root/>"), None);
+        assert_eq!(root_element_name(""), None);
+    }
+}
+
+#[cfg(test)]
+mod iso8601_parse_tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_it_formats() {
+        for millis in [0u64, 951_782_400_000, 1_576_107_167_000, 1_641_394_898_314, 1_709_251_199_999, 4_102_444_800_123] {
+            assert_eq!(parse_iso8601_millis(&iso8601_millis(millis)), Some(millis));
+        }
+        assert_eq!(parse_iso8601_millis("2019-12-11T23:32:47Z"), Some(1_576_107_167_000));
+        assert_eq!(parse_iso8601_millis("2019-12-11T23:32:47.5Z"), Some(1_576_107_167_500));
+        for bad in ["", "2019-12-11", "2019-13-11T00:00:00Z", "2019-12-11T24:00:00Z", "x-12-11T00:00:00Z"] {
+            assert_eq!(parse_iso8601_millis(bad), None, "{bad}");
+        }
+    }
 }

@@ -1,1 +1,10 @@
 //! Talking to storage nodes.
+pub mod node;
+pub mod node_error;
+pub mod verify;
+
+#[cfg(target_arch = "wasm32")]
+pub mod client;
+#[cfg(target_arch = "wasm32")]
+pub mod upload;
+pub mod signer;

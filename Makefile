@@ -1,0 +1,47 @@
+# portico: the two commands of the README's quick start, plus the pieces they are made of.
+# Every target installs what it needs, idempotently; heavy tools are cached in ~/.cargo/bin.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: dev test unit integration lint tools worker deps clean
+
+## Start Garage and the worker under wrangler dev; print credentials (also in .dev/env).
+dev: deps
+	scripts/install-tools.sh all
+	$(PY) scripts/stack.py dev
+
+## The full test suite: formatting and lints, unit tests, then integration tests with real clients.
+test: deps lint unit
+	scripts/install-tools.sh all
+	scripts/build-worker.sh
+	$(PY) -m pytest -x -q tests/integration
+
+unit:
+	cargo test --quiet
+
+lint:
+	cargo fmt --check
+	cargo clippy --quiet --all-targets -- -D warnings
+
+worker: deps
+	scripts/build-worker.sh
+
+tools:
+	scripts/install-tools.sh all
+
+## npm (wrangler, workerd, Node 22, Miniflare) and Python (pytest, boto3, awscli) dependencies.
+deps: node_modules/.installed $(VENV)/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+clean:
+	rm -rf build target/wasm32-unknown-unknown .dev .wrangler

@@ -1,0 +1,412 @@
+//! Runtime adapter: dispatch an identified operation to the project's node and shape the answer.
+//! Decisions (which operation, which headers, which error) are made by the pure modules; this
+//! file only sequences requests.
+
+use futures_util::future::join;
+use wasm_bindgen::JsValue;
+use web_sys::{ReadableStream, Response};
+use worker::kv::KvStore;
+use worker::Env;
+
+use crate::auth::runtime::{authenticate, Caller};
+use crate::auth::sigv4::PayloadHash;
+use crate::config::{binding, Config};
+use crate::http::RequestHead;
+use crate::s3::addressing::{self, Target};
+use crate::s3::bucket_name::{validate_bucket_name, validate_object_key};
+use crate::s3::headers;
+use crate::s3::list;
+use crate::s3::operation::{self, Operation};
+use crate::s3::xml;
+use crate::s3::{S3Error, S3ErrorCode, S3Result};
+use crate::s3_error;
+use crate::storage::client::{discard_body, response_text, send, NodeBody, NodeRequest};
+use crate::storage::node::{
+    bucket_prefix, bucket_record_key, bucket_records_prefix, node_bucket_path, node_object_path, object_backend_key,
+    project_kv_key, BucketRecord, NodeConfig, Project,
+};
+use crate::storage::node_error::{from_node_error, from_node_status};
+use crate::storage::upload::send_verified;
+use crate::storage::verify::{BodyCheck, Sha256Check};
+
+/// What the gateway answers: status, headers, and a body that is either small text (XML) or a
+/// stream passed through from the node untouched.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: ReplyBody,
+}
+
+pub enum ReplyBody {
+    Empty,
+    Xml(String),
+    Stream(ReadableStream),
+}
+
+impl Reply {
+    fn empty(status: u16) -> Self {
+        Reply { status, headers: Vec::new(), body: ReplyBody::Empty }
+    }
+
+    fn xml(document: String) -> Self {
+        Reply { status: 200, headers: vec![("content-type".into(), "application/xml".into())], body: ReplyBody::Xml(document) }
+    }
+
+    fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+/// Everything a handler needs about the request and the project it acts for.
+struct Ctx<'a> {
+    head: &'a RequestHead,
+    config: &'a Config,
+    node: &'a NodeConfig,
+    project: Project,
+    now: i64,
+}
+
+impl Ctx<'_> {
+    async fn send(&self, request: NodeRequest) -> S3Result<Response> {
+        send(self.node, request, self.now).await
+    }
+
+    fn bucket_path(&self) -> String {
+        node_bucket_path(&self.project.backend_bucket)
+    }
+
+    /// The owner shown in listings: the project.
+    fn owner(&self) -> xml::Owner {
+        xml::Owner { id: self.project.id.clone(), display_name: self.project.id.clone() }
+    }
+
+    fn object_path(&self, backend_key: &str) -> String {
+        node_object_path(&self.project.backend_bucket, backend_key)
+    }
+
+    /// Whether the client bucket exists (its record is present on the node).
+    async fn bucket_exists(&self, bucket: &str) -> S3Result<bool> {
+        let response = self.send(NodeRequest::new("HEAD", self.object_path(&bucket_record_key(bucket)))).await?;
+        match response.status() {
+            200 => Ok(true),
+            404 => Ok(false),
+            status => Err(from_node_status(status, &format!("/{bucket}"))),
+        }
+    }
+
+    async fn require_bucket(&self, bucket: &str) -> S3Result<()> {
+        if self.bucket_exists(bucket).await? {
+            Ok(())
+        } else {
+            Err(no_such_bucket(bucket))
+        }
+    }
+}
+
+fn no_such_bucket(bucket: &str) -> S3Error {
+    S3Error::new(S3ErrorCode::NoSuchBucket).resource(format!("/{bucket}"))
+}
+
+fn config_error(message: String) -> S3Error {
+    worker::console_error!("configuration error: {message}");
+    s3_error!(InternalError, "The gateway is not configured correctly.")
+}
+
+/// Authenticate, identify and serve one request.
+pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, now: i64) -> S3Result<Reply> {
+    let config = Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string())).map_err(config_error)?;
+    let target = addressing::resolve(head, &config.base_domains);
+    let operation = operation::identify(head, &target).ok_or_else(|| S3Error::new(S3ErrorCode::MethodNotAllowed))?;
+    let kv = env.kv(binding::KV).map_err(|e| config_error(format!("KV binding {}: {e}", binding::KV)))?;
+    let caller = authenticate(head, &kv, now).await?;
+    let project = load_project(&kv, &caller.project).await?;
+    let node = config.nodes.get(&project.node).ok_or_else(|| config_error(format!("project {} names unknown node", project.id)))?;
+    let ctx = Ctx { head, config: &config, node, project, now };
+    dispatch(&ctx, operation, target, caller, request).await
+}
+
+async fn load_project(kv: &KvStore, project_id: &str) -> S3Result<Project> {
+    let stored = kv
+        .get(&project_kv_key(project_id))
+        .text()
+        .await
+        .map_err(|_| s3_error!(ServiceUnavailable, "The credential store could not be reached. Please retry."))?
+        .ok_or_else(|| s3_error!(InvalidAccessKeyId, "The project of this access key no longer exists."))?;
+    serde_json::from_str(&stored).map_err(|e| config_error(format!("project record {project_id}: {e}")))
+}
+
+async fn dispatch(ctx: &Ctx<'_>, operation: Operation, target: Target, caller: Caller, request: &worker::Request) -> S3Result<Reply> {
+    use Operation::*;
+    let bucket = target.bucket.unwrap_or_default();
+    let key = target.key.unwrap_or_default();
+    match operation {
+        ListBuckets => list_buckets(ctx).await,
+        CreateBucket => create_bucket(ctx, &bucket, &caller.payload, request).await,
+        HeadBucket => head_bucket(ctx, &bucket).await,
+        DeleteBucket => delete_bucket(ctx, &bucket).await,
+        ListObjectsV1 | ListObjectsV2 => list_objects(ctx, &bucket).await,
+        GetBucketLocation => {
+            ctx.require_bucket(&bucket).await?;
+            Ok(Reply::xml(xml::location_constraint(&ctx.config.region)))
+        }
+        GetBucketVersioning => {
+            ctx.require_bucket(&bucket).await?;
+            Ok(Reply::xml(xml::versioning_configuration()))
+        }
+        PutObject => put_object(ctx, &bucket, &key, caller.payload, request).await,
+        GetObject | HeadObject => get_object(ctx, &bucket, &key).await,
+        DeleteObject => delete_object(ctx, &bucket, &key).await,
+        other => Err(s3_error!(NotImplemented, "{} is not implemented yet.", other.name())),
+    }
+}
+
+async fn list_buckets(ctx: &Ctx<'_>) -> S3Result<Reply> {
+    let prefix = bucket_records_prefix();
+    let mut buckets = Vec::new();
+    let mut continuation: Option<String> = None;
+    // A project's bucket records, every page: ListBuckets is not paginated for the client.
+    loop {
+        let mut request = NodeRequest::new("GET", ctx.bucket_path()).query("list-type", "2").query("prefix", prefix.clone());
+        if let Some(token) = continuation.take() {
+            request = request.query("continuation-token", token);
+        }
+        let response = ctx.send(request).await?;
+        let body = response_text(&response).await?;
+        if response.status() != 200 {
+            return Err(from_node_error(response.status(), &body, "/"));
+        }
+        let page = list::parse_node_list(&body)?;
+        for object in &page.contents {
+            if let Some(name) = object.key.strip_prefix(&prefix) {
+                // The record is written once, at creation: its modification time is the creation time.
+                let created_unix_millis = xml::parse_iso8601_millis(&object.last_modified).unwrap_or(0);
+                buckets.push(xml::BucketEntry { name: name.to_string(), created_unix_millis });
+            }
+        }
+        match page.next_continuation_token {
+            Some(token) if page.is_truncated => continuation = Some(token),
+            _ => break,
+        }
+    }
+    Ok(Reply::xml(xml::list_all_my_buckets(&ctx.owner(), &buckets)))
+}
+
+async fn create_bucket(ctx: &Ctx<'_>, bucket: &str, payload: &PayloadHash, request: &worker::Request) -> S3Result<Reply> {
+    validate_bucket_name(bucket)?;
+    let body = read_small_body(request, ctx.head, payload).await?;
+    let location = xml::parse_create_bucket_configuration(&body)?;
+    if ctx.bucket_exists(bucket).await? {
+        return Err(S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou).resource(format!("/{bucket}")));
+    }
+    let record = BucketRecord { created_at_ms: ctx.now * 1000, region: location };
+    let record = serde_json::to_vec(&record).expect("bucket records serialize");
+    // If-None-Match makes a concurrent create of the same bucket lose cleanly on nodes that
+    // support conditional writes.
+    let response = ctx
+        .send(
+            NodeRequest::new("PUT", ctx.object_path(&bucket_record_key(bucket)))
+                .header("content-type", "application/json")
+                .header("if-none-match", "*")
+                .body(NodeBody::Bytes(record)),
+        )
+        .await?;
+    match response.status() {
+        200 => {
+            discard_body(&response);
+            Ok(Reply::empty(200).header("location", format!("/{bucket}")))
+        }
+        412 => Err(S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou).resource(format!("/{bucket}"))),
+        status => Err(from_node_error(status, &response_text(&response).await?, &format!("/{bucket}"))),
+    }
+}
+
+async fn head_bucket(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
+    ctx.require_bucket(bucket).await?;
+    Ok(Reply::empty(200).header("x-amz-bucket-region", ctx.config.region.clone()))
+}
+
+async fn delete_bucket(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
+    let probe = NodeRequest::new("GET", ctx.bucket_path())
+        .query("list-type", "2")
+        .query("prefix", bucket_prefix(bucket))
+        .query("max-keys", "1");
+    let (exists, listing) = join(ctx.bucket_exists(bucket), ctx.send(probe)).await;
+    if !exists? {
+        return Err(no_such_bucket(bucket));
+    }
+    let listing = listing?;
+    let body = response_text(&listing).await?;
+    if listing.status() != 200 {
+        return Err(from_node_error(listing.status(), &body, &format!("/{bucket}")));
+    }
+    if !list::parse_node_list(&body)?.contents.is_empty() {
+        return Err(S3Error::new(S3ErrorCode::BucketNotEmpty).resource(format!("/{bucket}")));
+    }
+    let response = ctx.send(NodeRequest::new("DELETE", ctx.object_path(&bucket_record_key(bucket)))).await?;
+    match response.status() {
+        200 | 204 => Ok(Reply::empty(204)),
+        status => Err(from_node_error(status, &response_text(&response).await?, &format!("/{bucket}"))),
+    }
+}
+
+async fn list_objects(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
+    let params = ctx.head.query_params();
+    let list_request = list::ListRequest::from_query(&params)?;
+    let mut request = NodeRequest::new("GET", ctx.bucket_path());
+    for (name, value) in list::backend_list_query(&list_request, &bucket_prefix(bucket)) {
+        request = request.query(&name, value);
+    }
+    let (exists, listing) = join(ctx.bucket_exists(bucket), ctx.send(request)).await;
+    if !exists? {
+        return Err(no_such_bucket(bucket));
+    }
+    let listing = listing?;
+    let body = response_text(&listing).await?;
+    if listing.status() != 200 {
+        return Err(from_node_error(listing.status(), &body, &format!("/{bucket}")));
+    }
+    let page = list::parse_node_list(&body)?;
+    Ok(Reply::xml(list::render_list(&list_request, bucket, &bucket_prefix(bucket), &page, &ctx.owner())))
+}
+
+/// Declared body length of an upload: Content-Length, which workerd enforces on the stream.
+fn declared_length(head: &RequestHead) -> S3Result<u64> {
+    let value = head.header("content-length").ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))?;
+    value.trim().parse().map_err(|_| s3_error!(InvalidArgument, "Content-Length {value:?} is not a number."))
+}
+
+async fn put_object(ctx: &Ctx<'_>, bucket: &str, key: &str, payload: PayloadHash, request: &worker::Request) -> S3Result<Reply> {
+    validate_object_key(key)?;
+    let length = declared_length(ctx.head)?;
+    let checks: Vec<Box<dyn BodyCheck>> = match payload {
+        PayloadHash::Unsigned => Vec::new(),
+        PayloadHash::Sha256(expected) => vec![Box::new(Sha256Check::new(expected))],
+        PayloadHash::StreamingSigned(_) | PayloadHash::StreamingUnsignedTrailer | PayloadHash::StreamingSignedTrailer(_) => {
+            return Err(s3_error!(NotImplemented, "aws-chunked uploads are not supported yet."))
+        }
+    };
+    ctx.require_bucket(bucket).await?;
+
+    let mut node_request = NodeRequest::new("PUT", ctx.object_path(&object_backend_key(bucket, key)));
+    for (name, value) in headers::put_object_request_headers(&ctx.head.headers) {
+        node_request = node_request.header(&name, value);
+    }
+    node_request = node_request.header("content-length", length.to_string());
+    let resource = format!("/{bucket}/{key}");
+    let response = match request.inner().body() {
+        Some(source) if length > 0 => send_verified(ctx.node, node_request, source, length, checks, ctx.now).await?,
+        _ => {
+            // An empty body: the checks run over nothing, before anything is sent.
+            for check in checks {
+                check.finish()?;
+            }
+            ctx.send(node_request.body(NodeBody::Bytes(Vec::new()))).await?
+        }
+    };
+    if response.status() != 200 {
+        return Err(from_node_error(response.status(), &response_text(&response).await?, &resource));
+    }
+    discard_body(&response);
+    Ok(pass_headers(Reply::empty(200), &response))
+}
+
+async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
+    let method = if ctx.head.method == "HEAD" { "HEAD" } else { "GET" };
+    let mut node_request = NodeRequest::new(method, ctx.object_path(&object_backend_key(bucket, key)));
+    for (name, value) in headers::get_object_request_headers(&ctx.head.headers) {
+        node_request = node_request.header(&name, value);
+    }
+    for (name, value) in ctx.head.query_params() {
+        if headers::GET_QUERY_OVERRIDES.contains(&name.as_str()) {
+            node_request = node_request.query(&name, value);
+        }
+    }
+    let response = ctx.send(node_request).await?;
+    let status = response.status();
+    let resource = format!("/{bucket}/{key}");
+    match status {
+        200 | 206 => {
+            let reply = Reply { status, headers: Vec::new(), body: response.body().map_or(ReplyBody::Empty, ReplyBody::Stream) };
+            Ok(pass_headers(reply, &response))
+        }
+        304 => {
+            discard_body(&response);
+            Ok(pass_headers(Reply::empty(304), &response))
+        }
+        404 => {
+            discard_body(&response);
+            if ctx.bucket_exists(bucket).await? {
+                Err(S3Error::new(S3ErrorCode::NoSuchKey).resource(resource))
+            } else {
+                Err(no_such_bucket(bucket))
+            }
+        }
+        416 => {
+            let mut err = S3Error::new(S3ErrorCode::InvalidRange).resource(resource);
+            if let Some(range) = response.headers().get("content-range").ok().flatten() {
+                err = err.header("content-range", range);
+            }
+            discard_body(&response);
+            Err(err)
+        }
+        _ if method == "HEAD" => Err(from_node_status(status, &resource)),
+        _ => Err(from_node_error(status, &response_text(&response).await?, &resource)),
+    }
+}
+
+async fn delete_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
+    let (exists, response) =
+        join(ctx.bucket_exists(bucket), ctx.send(NodeRequest::new("DELETE", ctx.object_path(&object_backend_key(bucket, key))))).await;
+    if !exists? {
+        return Err(no_such_bucket(bucket));
+    }
+    let response = response?;
+    match response.status() {
+        200 | 204 | 404 => Ok(Reply::empty(204)),
+        status => Err(from_node_error(status, &response_text(&response).await?, &format!("/{bucket}/{key}"))),
+    }
+}
+
+/// Copy the node's object headers that a client may see onto the reply.
+fn pass_headers(mut reply: Reply, response: &Response) -> Reply {
+    let headers = response.headers();
+    if let Ok(Some(iterator)) = js_sys::try_iter(&headers) {
+        for entry in iterator.flatten() {
+            let pair = js_sys::Array::from(&entry);
+            if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                if headers::is_passed_to_client(&name) {
+                    reply.headers.push((name, value));
+                }
+            }
+        }
+    }
+    reply
+}
+
+/// Read a small request body (XML configuration documents), refusing anything large. A signed
+/// payload hash is checked here too: small bodies are verified whole.
+async fn read_small_body(request: &worker::Request, head: &RequestHead, payload: &PayloadHash) -> S3Result<Vec<u8>> {
+    const LIMIT: usize = 64 * 1024;
+    if head.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()).is_some_and(|len| len > LIMIT) {
+        return Err(s3_error!(MalformedXML, "The request document is larger than {LIMIT} bytes."));
+    }
+    let Some(stream) = request.inner().body() else { return Ok(Vec::new()) };
+    let incomplete = |_: JsValue| S3Error::new(S3ErrorCode::IncompleteBody);
+    let response = Response::new_with_opt_readable_stream(Some(&stream)).map_err(incomplete)?;
+    let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(incomplete)?).await.map_err(incomplete)?;
+    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+    if bytes.len() > LIMIT {
+        return Err(s3_error!(MalformedXML, "The request document is larger than {LIMIT} bytes."));
+    }
+    match payload {
+        PayloadHash::Sha256(expected) => {
+            let mut check: Box<dyn BodyCheck> = Box::new(Sha256Check::new(*expected));
+            check.update(&bytes);
+            check.finish()?;
+        }
+        PayloadHash::Unsigned => {}
+        _ => return Err(s3_error!(NotImplemented, "aws-chunked bodies are only supported for object uploads.")),
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,138 @@
+//! Which headers cross the gateway, in each direction. Everything else is dropped: the client's
+//! authentication never reaches the node, and the node's internals never reach the client.
+
+/// Object headers a client sets on upload and gets back on download.
+const OBJECT_HEADERS: &[&str] = &[
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "content-type",
+    "expires",
+];
+
+/// Request headers forwarded on PutObject (besides user metadata and checksums).
+const PUT_REQUEST_HEADERS: &[&str] = &["content-md5", "if-match", "if-none-match", "x-amz-sdk-checksum-algorithm"];
+
+/// Request headers forwarded on GetObject / HeadObject.
+const GET_REQUEST_HEADERS: &[&str] = &["if-match", "if-modified-since", "if-none-match", "if-unmodified-since", "range"];
+
+/// Query parameters forwarded on GetObject / HeadObject: S3's response header overrides.
+pub const GET_QUERY_OVERRIDES: &[&str] = &[
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+];
+
+/// Response headers passed from the node back to the client on GET / HEAD / PUT.
+const RESPONSE_HEADERS: &[&str] = &[
+    "accept-ranges",
+    "content-length",
+    "content-range",
+    "etag",
+    "last-modified",
+    "x-amz-mp-parts-count",
+];
+
+fn is_metadata_or_checksum(name: &str) -> bool {
+    name.starts_with("x-amz-meta-") || name.starts_with("x-amz-checksum-")
+}
+
+/// Headers of a PutObject request to forward to the node. `content-encoding: aws-chunked` is a
+/// transfer detail, not the object's encoding, so it is dropped from the list.
+pub fn put_object_request_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            OBJECT_HEADERS.contains(&name.as_str())
+                || PUT_REQUEST_HEADERS.contains(&name.as_str())
+                || is_metadata_or_checksum(name)
+        })
+        .filter_map(|(name, value)| {
+            if name == "content-encoding" {
+                let kept: Vec<&str> =
+                    value.split(',').map(str::trim).filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty()).collect();
+                return (!kept.is_empty()).then(|| (name.clone(), kept.join(", ")));
+            }
+            Some((name.clone(), value.clone()))
+        })
+        .collect()
+}
+
+/// Headers of a GetObject / HeadObject request to forward to the node.
+pub fn get_object_request_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers.iter().filter(|(name, _)| GET_REQUEST_HEADERS.contains(&name.as_str())).cloned().collect()
+}
+
+/// Whether a node response header is passed to the client.
+pub fn is_passed_to_client(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    OBJECT_HEADERS.contains(&name.as_str()) || RESPONSE_HEADERS.contains(&name.as_str()) || is_metadata_or_checksum(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn put_forwards_object_headers_metadata_and_checksums_but_never_auth() {
+        let forwarded = put_object_request_headers(&headers(&[
+            ("authorization", "AWS4-HMAC-SHA256 ..."),
+            ("x-amz-content-sha256", "abc"),
+            ("x-amz-date", "20260101T000000Z"),
+            ("host", "gateway"),
+            ("content-type", "text/plain"),
+            ("x-amz-meta-colour", "blue"),
+            ("x-amz-checksum-crc32", "AAAAAA=="),
+            ("content-md5", "xyz"),
+            ("cache-control", "max-age=60"),
+        ]));
+        assert_eq!(
+            forwarded,
+            headers(&[
+                ("content-type", "text/plain"),
+                ("x-amz-meta-colour", "blue"),
+                ("x-amz-checksum-crc32", "AAAAAA=="),
+                ("content-md5", "xyz"),
+                ("cache-control", "max-age=60"),
+            ])
+        );
+    }
+
+    #[test]
+    fn aws_chunked_is_not_an_object_encoding() {
+        assert_eq!(put_object_request_headers(&headers(&[("content-encoding", "aws-chunked")])), vec![]);
+        assert_eq!(
+            put_object_request_headers(&headers(&[("content-encoding", "aws-chunked,gzip")])),
+            headers(&[("content-encoding", "gzip")])
+        );
+    }
+
+    #[test]
+    fn get_forwards_range_and_conditions_only() {
+        let forwarded = get_object_request_headers(&headers(&[
+            ("range", "bytes=0-9"),
+            ("if-none-match", "\"e\""),
+            ("authorization", "x"),
+            ("cookie", "c"),
+        ]));
+        assert_eq!(forwarded, headers(&[("range", "bytes=0-9"), ("if-none-match", "\"e\"")]));
+    }
+
+    #[test]
+    fn only_object_headers_reach_the_client() {
+        for name in ["ETag", "content-length", "x-amz-meta-a", "Content-Range", "last-modified"] {
+            assert!(is_passed_to_client(name), "{name}");
+        }
+        for name in ["server", "x-amz-request-id", "x-garage-internal", "set-cookie", "connection"] {
+            assert!(!is_passed_to_client(name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Storage nodes (operator configuration) and projects (tenants), and where a project's buckets and
+//! objects live inside its one backend bucket.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::http::uri_encode;
+
+/// One S3-compatible endpoint with the node's own credentials. Users never see these.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Base URL, e.g. `http://127.0.0.1:3900` or `https://s3.eu-central-1.example.net`.
+    pub endpoint: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+fn default_region() -> String {
+    "us-east-1".to_string()
+}
+
+impl std::fmt::Debug for NodeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeConfig")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl NodeConfig {
+    /// The Host header value of the endpoint (`host[:port]`).
+    pub fn host(&self) -> &str {
+        let rest = self.endpoint.split_once("://").map_or(self.endpoint.as_str(), |(_, r)| r);
+        rest.split('/').next().unwrap_or(rest)
+    }
+
+    /// The endpoint without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.endpoint.trim_end_matches('/')
+    }
+}
+
+/// The operator's nodes by name, parsed from the `PORTICO_NODES` secret (a JSON object).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Nodes(BTreeMap<String, NodeConfig>);
+
+impl Nodes {
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let nodes: Nodes = serde_json::from_str(json).map_err(|e| format!("PORTICO_NODES is not valid JSON: {e}"))?;
+        for (name, node) in &nodes.0 {
+            if !(node.endpoint.starts_with("http://") || node.endpoint.starts_with("https://")) {
+                return Err(format!("node {name}: endpoint must start with http:// or https://"));
+            }
+        }
+        Ok(nodes)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&NodeConfig> {
+        self.0.get(name)
+    }
+}
+
+/// A tenant: its node and the one backend bucket holding all of its buckets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Project {
+    pub id: String,
+    pub node: String,
+    pub backend_bucket: String,
+    /// Encrypted projects store ciphertext only (the stored object format); others pass through.
+    #[serde(default)]
+    pub encrypted: bool,
+    pub created_at: i64,
+}
+
+/// KV key of a project's record.
+pub fn project_kv_key(project_id: &str) -> String {
+    format!("project/{project_id}")
+}
+
+/// Backend keys are `<bucket>/<key>`; bucket records sit under this reserved prefix, which no
+/// client bucket can collide with because bucket names never start with '.'.
+pub const RESERVED_PREFIX: &str = ".portico/";
+
+/// The backend prefix holding every object of a client bucket.
+pub fn bucket_prefix(bucket: &str) -> String {
+    format!("{bucket}/")
+}
+
+/// The backend key of a client object.
+pub fn object_backend_key(bucket: &str, key: &str) -> String {
+    format!("{bucket}/{key}")
+}
+
+/// The backend key of a bucket's record (creation time, later CORS and website configuration).
+pub fn bucket_record_key(bucket: &str) -> String {
+    format!("{RESERVED_PREFIX}buckets/{bucket}")
+}
+
+/// The backend prefix under which bucket records are listed.
+pub fn bucket_records_prefix() -> String {
+    format!("{RESERVED_PREFIX}buckets/")
+}
+
+/// What portico keeps about a bucket, stored as JSON in the bucket record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BucketRecord {
+    pub created_at_ms: i64,
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+/// The request path for a backend key, path-style on the node. The key is encoded as one segment
+/// ('/' as %2F) so no segment of it can be a `.` or `..` that a URL parser would collapse.
+pub fn node_object_path(backend_bucket: &str, backend_key: &str) -> String {
+    format!("/{}/{}", uri_encode(backend_bucket, false), uri_encode(backend_key, false))
+}
+
+/// The request path for the backend bucket itself.
+pub fn node_bucket_path(backend_bucket: &str) -> String {
+    format!("/{}", uri_encode(backend_bucket, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_nodes_and_hides_their_secrets() {
+        let nodes = Nodes::parse(
+            r#"{"local": {"endpoint": "http://127.0.0.1:3900/", "access_key_id": "GK1", "secret_access_key": "topsecret"}}"#,
+        )
+        .unwrap();
+        let node = nodes.get("local").unwrap();
+        assert_eq!(node.region, "us-east-1");
+        assert_eq!(node.host(), "127.0.0.1:3900");
+        assert_eq!(node.base_url(), "http://127.0.0.1:3900");
+        assert!(!format!("{nodes:?}").contains("topsecret"));
+        assert!(Nodes::parse(r#"{"x": {"endpoint": "ftp://h", "access_key_id": "a", "secret_access_key": "b"}}"#).is_err());
+        assert!(Nodes::parse("not json").is_err());
+    }
+
+    #[test]
+    fn object_paths_keep_dot_segments_inside_one_encoded_segment() {
+        assert_eq!(node_object_path("dev", "photos/a/../b c.jpg"), "/dev/photos%2Fa%2F..%2Fb%20c.jpg");
+        assert_eq!(node_object_path("dev", &object_backend_key("b", "..")), "/dev/b%2F..");
+        assert_eq!(node_bucket_path("dev"), "/dev");
+    }
+
+    #[test]
+    fn bucket_records_cannot_collide_with_objects() {
+        assert_eq!(bucket_record_key("photos"), ".portico/buckets/photos");
+        assert!(bucket_record_key("photos").starts_with(&bucket_records_prefix()));
+        assert!(!object_backend_key("photos", "x").starts_with(RESERVED_PREFIX));
+    }
+}

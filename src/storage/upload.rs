@@ -1,0 +1,106 @@
+//! Runtime adapter: stream a client's upload body to the node while checks run over it.
+//!
+//! The node receives the body through a `FixedLengthStream` of the declared length. Every chunk is
+//! forwarded as soon as the next one arrives, except the last, which is held back until all checks
+//! pass. On failure the stream is aborted, so the node sees a body shorter than its Content-Length
+//! and commits nothing: the previous object stays intact.
+
+use futures_util::future::{select, Either};
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ReadableStream, ReadableStreamDefaultReader, Response, WritableStreamDefaultWriter};
+use worker::worker_sys::FixedLengthStream;
+
+use crate::s3::{S3Error, S3ErrorCode, S3Result};
+use crate::storage::client::{send, NodeBody, NodeRequest};
+use crate::storage::node::NodeConfig;
+use crate::storage::verify::{BodyCheck, LengthCheck};
+
+fn incomplete_body(_: JsValue) -> S3Error {
+    S3Error::new(S3ErrorCode::IncompleteBody)
+}
+
+/// Send `request` with `source` as its body of exactly `length` bytes, verified by `checks`.
+/// Returns the node's response, or the first check failure (the node then commits nothing).
+pub async fn send_verified(
+    node: &NodeConfig,
+    request: NodeRequest,
+    source: ReadableStream,
+    length: u64,
+    checks: Vec<Box<dyn BodyCheck>>,
+    now: i64,
+) -> S3Result<Response> {
+    let fixed = if length < u32::MAX as u64 {
+        FixedLengthStream::new(length as u32)
+    } else {
+        FixedLengthStream::new_big_int(js_sys::BigInt::from(length))
+    }
+    .map_err(incomplete_body)?;
+    let writer = fixed.writable().get_writer().map_err(incomplete_body)?;
+    let reader: ReadableStreamDefaultReader = source.get_reader().unchecked_into();
+    let request = request.body(NodeBody::Stream(fixed.readable().into()));
+
+    let upload = Box::pin(send(node, request, now));
+    let pump = Box::pin(pump(reader.clone(), writer.clone(), length, checks));
+    match select(upload, pump).await {
+        // The node answered before the body was complete: it refused the request early.
+        Either::Left((response, _pump)) => {
+            let _ = reader.cancel();
+            response
+        }
+        Either::Right((Ok(()), upload)) => upload.await,
+        Either::Right((Err(check_failure), upload)) => {
+            let _ = writer.abort_with_reason(&JsValue::from_str(&check_failure.message));
+            let _ = reader.cancel();
+            // Wait for the node to see the aborted body, so nothing is left in flight.
+            if let Ok(response) = upload.await {
+                crate::storage::client::discard_body(&response);
+            }
+            Err(check_failure)
+        }
+    }
+}
+
+async fn pump(
+    reader: ReadableStreamDefaultReader,
+    writer: WritableStreamDefaultWriter,
+    length: u64,
+    mut checks: Vec<Box<dyn BodyCheck>>,
+) -> S3Result<()> {
+    let mut length_check = LengthCheck::new(length);
+    let mut held_back: Option<Uint8Array> = None;
+    // One reused wasm buffer: fresh allocations per chunk cost ~3x (TOOLCHAIN.md).
+    let mut buffer: Vec<u8> = Vec::new();
+    loop {
+        let result = JsFuture::from(reader.read()).await.map_err(incomplete_body)?;
+        let done = Reflect::get(&result, &JsValue::from_str("done")).map_err(incomplete_body)?;
+        if done.as_bool().unwrap_or(true) {
+            break;
+        }
+        let chunk: Uint8Array = Reflect::get(&result, &JsValue::from_str("value"))
+            .map_err(incomplete_body)?
+            .dyn_into()
+            .map_err(incomplete_body)?;
+        length_check.add(chunk.length() as usize)?;
+        if !checks.is_empty() {
+            buffer.resize(chunk.length() as usize, 0);
+            chunk.copy_to(&mut buffer);
+            for check in checks.iter_mut() {
+                check.update(&buffer);
+            }
+        }
+        if let Some(previous) = held_back.replace(chunk) {
+            JsFuture::from(writer.write_with_chunk(&previous)).await.map_err(incomplete_body)?;
+        }
+    }
+    length_check.finish()?;
+    for check in checks {
+        check.finish()?;
+    }
+    if let Some(last) = held_back {
+        JsFuture::from(writer.write_with_chunk(&last)).await.map_err(incomplete_body)?;
+    }
+    JsFuture::from(writer.close()).await.map_err(incomplete_body)?;
+    Ok(())
+}
