@@ -42,7 +42,9 @@ mod tests {
     #[test]
     fn reads_settings_with_defaults() {
         let config = Config::from_lookup(|name| match name {
-            binding::NODES => Some(r#"{"n": {"endpoint": "http://h:1", "access_key_id": "a", "secret_access_key": "s"}}"#.into()),
+            binding::NODES => {
+                Some(r#"{"n": {"endpoint": "http://h:1", "access_key_id": "a", "secret_access_key": "s"}}"#.into())
+            }
             binding::BASE_DOMAINS => Some("s3.example.com".into()),
             _ => None,
         })

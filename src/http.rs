@@ -19,10 +19,7 @@ pub struct RequestHead {
 impl RequestHead {
     /// First value of a header (names are matched case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Decoded query parameters in order; a parameter without '=' has an empty value.
@@ -107,9 +104,14 @@ fn hex_value(b: u8) -> Option<u8> {
 /// AWS URI encoding (SigV4): every byte except unreserved `A-Za-z0-9-._~` becomes %XX with
 /// upper-case hex; '/' is kept when `keep_slash` (object key paths).
 pub fn uri_encode(s: &str, keep_slash: bool) -> String {
+    uri_encode_bytes(s.as_bytes(), keep_slash)
+}
+
+/// `uri_encode` of raw bytes, for decoded escapes that are not UTF-8 (`%FF`).
+pub fn uri_encode_bytes(bytes: &[u8], keep_slash: bool) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len() + s.len() / 2);
-    for &b in s.as_bytes() {
+    let mut out = String::with_capacity(bytes.len() + bytes.len() / 2);
+    for &b in bytes {
         let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
         if unreserved || (keep_slash && b == b'/') {
             out.push(b as char);
@@ -135,13 +137,10 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Parse hex (either case) into bytes.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
-    s.as_bytes()
-        .chunks(2)
-        .map(|pair| Some(hex_value(pair[0])? << 4 | hex_value(pair[1])?))
-        .collect()
+    s.as_bytes().chunks(2).map(|pair| Some(hex_value(pair[0])? << 4 | hex_value(pair[1])?)).collect()
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 //! entry and its runtime adapters (`worker_entry` and the `*::runtime` modules) exist only on wasm32.
 
 pub mod auth;
+pub mod config;
 pub mod http;
 pub mod s3;
-pub mod config;
 pub mod storage;
 
 #[cfg(target_arch = "wasm32")]

@@ -31,15 +31,20 @@ fn new_request_id() -> String {
 
 fn request_head(request: &Request) -> RequestHead {
     let url = request.url().ok();
-    let headers: Vec<(String, String)> = request.headers().entries().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+    let headers: Vec<(String, String)> =
+        request.headers().entries().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
     let host = headers
         .iter()
         .find(|(n, _)| n == "host")
         .map(|(_, v)| v.clone())
-        .or_else(|| url.as_ref().and_then(|u| u.host_str().map(|h| match u.port() {
-            Some(port) => format!("{h}:{port}"),
-            None => h.to_string(),
-        })))
+        .or_else(|| {
+            url.as_ref().and_then(|u| {
+                u.host_str().map(|h| match u.port() {
+                    Some(port) => format!("{h}:{port}"),
+                    None => h.to_string(),
+                })
+            })
+        })
         .unwrap_or_default();
     RequestHead {
         method: request.method().to_string().to_ascii_uppercase(),

@@ -1,6 +1,6 @@
 //! Who is asking and what they may do.
-pub mod credential;
 pub mod amz_date;
+pub mod credential;
 pub mod secret;
 pub mod sigv4;
 

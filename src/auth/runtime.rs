@@ -54,6 +54,7 @@ async fn load_secret(kv: &KvStore, access_key_id: &str, now: i64) -> S3Result<(C
     if record.expires_at.is_some_and(|t| t <= now) {
         return Err(s3_error!(AccessDenied, "The access key has expired."));
     }
-    let secret = record.secret_key.take().map(SecretKey::new).ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
+    let secret =
+        record.secret_key.take().map(SecretKey::new).ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
     Ok((record, secret))
 }

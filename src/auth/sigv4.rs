@@ -14,7 +14,7 @@ use crate::auth::amz_date::{
     check_clock_skew, format_amz_date, format_yyyymmdd, parse_amz_date, parse_http_date, MAX_CLOCK_SKEW_SECS,
 };
 use crate::auth::secret::{wipe, SecretKey, Signature, SigningKey};
-use crate::http::{from_hex, hex, parse_query, percent_decode, uri_encode, RequestHead};
+use crate::http::{from_hex, hex, percent_decode, percent_decode_bytes, uri_encode_bytes, RequestHead};
 use crate::s3::error::S3Result;
 use crate::s3_error;
 
@@ -242,16 +242,25 @@ fn canonical_uri(raw_path: &str) -> String {
     if raw_path.is_empty() {
         return "/".to_string();
     }
-    raw_path.split('/').map(|segment| uri_encode(&percent_decode(segment), false)).collect::<Vec<_>>().join("/")
+    raw_path
+        .split('/')
+        .map(|segment| uri_encode_bytes(&percent_decode_bytes(segment), false))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The canonical query string: parameters decoded, re-encoded, sorted by key then value; a
 /// parameter without `=` gets an empty value.
 fn canonical_query(raw_query: &str, exclude_param: Option<&str>) -> String {
-    let mut params: Vec<(String, String)> = parse_query(raw_query)
-        .into_iter()
-        .filter(|(key, _)| Some(key.as_str()) != exclude_param)
-        .map(|(key, value)| (uri_encode(&key, false), uri_encode(&value, false)))
+    // Decoded to bytes, not text, so escapes of non-UTF-8 bytes re-encode to themselves.
+    let mut params: Vec<(String, String)> = raw_query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| part.split_once('=').unwrap_or((part, "")))
+        .filter(|(key, _)| exclude_param.is_none_or(|excluded| percent_decode(key) != excluded))
+        .map(|(key, value)| {
+            (uri_encode_bytes(&percent_decode_bytes(key), false), uri_encode_bytes(&percent_decode_bytes(value), false))
+        })
         .collect();
     params.sort();
     params.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("&")
@@ -1151,6 +1160,8 @@ mod tests {
         assert_eq!(canonical_uri("/%e2%82%ac/%7Efile"), "/%E2%82%AC/~file");
         assert_eq!(canonical_uri("/a+b"), "/a%2Bb");
         assert_eq!(canonical_uri("/a/./../b//c/"), "/a/./../b//c/");
+        assert_eq!(canonical_uri("/%FF%fe"), "/%FF%FE");
+        assert_eq!(canonical_query("a=%FF&b", None), "a=%FF&b=");
         assert_eq!(canonical_uri("/100%"), "/100%25");
     }
 
@@ -1199,8 +1210,8 @@ mod tests {
         let auth_params = format!(
             "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}&X-Amz-Date={amz_date}&X-Amz-Expires={expires}\
              &X-Amz-SignedHeaders={}",
-            uri_encode(&format!("{DOCS_ACCESS_KEY}/{scope}"), false),
-            uri_encode(&signed_headers.join(";"), false),
+            crate::http::uri_encode(&format!("{DOCS_ACCESS_KEY}/{scope}"), false),
+            crate::http::uri_encode(&signed_headers.join(";"), false),
         );
         head.raw_query =
             if head.raw_query.is_empty() { auth_params } else { format!("{}&{auth_params}", head.raw_query) };

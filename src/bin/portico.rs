@@ -12,7 +12,8 @@ use portico::auth::credential::{generate_key_pair, kv_key, seal, CredentialRecor
 use portico::storage::node::{project_kv_key, Project};
 use serde_json::json;
 
-const USAGE: &str = "usage: portico dev-seed --project ID --node NAME --backend-bucket BUCKET [--expires-at UNIX_SECONDS]";
+const USAGE: &str =
+    "usage: portico dev-seed --project ID --node NAME --backend-bucket BUCKET [--expires-at UNIX_SECONDS]";
 
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
@@ -37,11 +38,7 @@ fn flags(args: &[String]) -> Result<Vec<(String, String)>, String> {
 }
 
 fn required<'a>(flags: &'a [(String, String)], name: &str) -> Result<&'a str, String> {
-    flags
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-        .ok_or_else(|| format!("--{name} is required"))
+    flags.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).ok_or_else(|| format!("--{name} is required"))
 }
 
 fn dev_seed(args: &[String]) -> Result<String, String> {

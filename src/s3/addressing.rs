@@ -52,7 +52,11 @@ impl BaseDomains {
 pub fn resolve(head: &RequestHead, domains: &BaseDomains) -> Target {
     let path = head.raw_path.strip_prefix('/').unwrap_or(&head.raw_path);
     if let Some(bucket) = domains.bucket_of_host(&head.host_name()) {
-        return Target { bucket: Some(bucket), key: non_empty(percent_decode(path)), style: AddressingStyle::VirtualHost };
+        return Target {
+            bucket: Some(bucket),
+            key: non_empty(percent_decode(path)),
+            style: AddressingStyle::VirtualHost,
+        };
     }
     let (bucket, key) = match path.split_once('/') {
         Some((bucket, key)) => (bucket, Some(key)),
@@ -96,9 +100,18 @@ mod tests {
     fn virtual_host_style_under_base_domains() {
         let domains = BaseDomains::parse("s3.example.com,example.com,localhost");
         use AddressingStyle::VirtualHost;
-        assert_eq!(resolve(&head("photos.s3.example.com", "/a/b.jpg"), &domains), target(Some("photos"), Some("a/b.jpg"), VirtualHost));
-        assert_eq!(resolve(&head("PHOTOS.S3.EXAMPLE.COM:443", "/"), &domains), target(Some("photos"), None, VirtualHost));
-        assert_eq!(resolve(&head("my.dotted.bucket.example.com", "/k"), &domains), target(Some("my.dotted.bucket"), Some("k"), VirtualHost));
+        assert_eq!(
+            resolve(&head("photos.s3.example.com", "/a/b.jpg"), &domains),
+            target(Some("photos"), Some("a/b.jpg"), VirtualHost)
+        );
+        assert_eq!(
+            resolve(&head("PHOTOS.S3.EXAMPLE.COM:443", "/"), &domains),
+            target(Some("photos"), None, VirtualHost)
+        );
+        assert_eq!(
+            resolve(&head("my.dotted.bucket.example.com", "/k"), &domains),
+            target(Some("my.dotted.bucket"), Some("k"), VirtualHost)
+        );
         assert_eq!(resolve(&head("b.localhost:8787", "/k"), &domains), target(Some("b"), Some("k"), VirtualHost));
     }
 

@@ -22,20 +22,12 @@ const RESERVED_SUFFIXES: &[&str] = &["-s3alias", "--ol-s3", ".mrap", "--x-s3", "
 /// of lowercase letters, digits, dots and hyphens; starting and ending with a letter or digit;
 /// no two adjacent dots; not an IPv4 address; no reserved prefix or suffix.
 pub fn validate_bucket_name(name: &str) -> S3Result<()> {
-    let invalid = |why: &str| {
-        Err(s3_error!(
-            InvalidBucketName,
-            "The specified bucket is not valid: {why}."
-        )
-        .resource(name))
-    };
+    let invalid =
+        |why: &str| Err(s3_error!(InvalidBucketName, "The specified bucket is not valid: {why}.").resource(name));
     if !(3..=63).contains(&name.len()) {
         return invalid("it must be 3 to 63 characters long");
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-    {
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
         return invalid("only lowercase letters, digits, dots and hyphens are allowed");
     }
     let letter_or_digit = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
@@ -48,16 +40,10 @@ pub fn validate_bucket_name(name: &str) -> S3Result<()> {
     if looks_like_ipv4(name) {
         return invalid("it must not be formatted as an IP address");
     }
-    if RESERVED_PREFIXES
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
-    {
+    if RESERVED_PREFIXES.iter().any(|prefix| name.starts_with(prefix)) {
         return invalid("it starts with a reserved prefix");
     }
-    if RESERVED_SUFFIXES
-        .iter()
-        .any(|suffix| name.ends_with(suffix))
-    {
+    if RESERVED_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)) {
         return invalid("it ends with a reserved suffix");
     }
     Ok(())
@@ -67,19 +53,13 @@ pub fn validate_bucket_name(name: &str) -> S3Result<()> {
 /// read as an address to a resolver or a person, and S3 rejects them the same way.
 fn looks_like_ipv4(name: &str) -> bool {
     let groups: Vec<&str> = name.split('.').collect();
-    groups.len() == 4
-        && groups
-            .iter()
-            .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+    groups.len() == 4 && groups.iter().all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Check an object key: non-empty and at most 1024 bytes of UTF-8.
 pub fn validate_object_key(key: &str) -> S3Result<()> {
     if key.is_empty() {
-        return Err(s3_error!(
-            InvalidArgument,
-            "The object key must not be empty."
-        ));
+        return Err(s3_error!(InvalidArgument, "The object key must not be empty."));
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(s3_error!(
@@ -169,29 +149,16 @@ mod tests {
 
     #[test]
     fn accepts_keys_up_to_1024_bytes() {
-        for key in [
-            "a",
-            "a/b.jpg",
-            " ",
-            "../x",
-            "日本語/ファイル.txt",
-            &"k".repeat(1024),
-        ] {
+        for key in ["a", "a/b.jpg", " ", "../x", "日本語/ファイル.txt", &"k".repeat(1024)] {
             assert_eq!(validate_object_key(key), Ok(()), "{key}");
         }
         // 341 three-byte characters + 1 byte = 1024 bytes.
-        assert_eq!(
-            validate_object_key(&format!("{}x", "語".repeat(341))),
-            Ok(())
-        );
+        assert_eq!(validate_object_key(&format!("{}x", "語".repeat(341))), Ok(()));
     }
 
     #[test]
     fn rejects_empty_and_long_keys() {
-        assert_eq!(
-            validate_object_key("").unwrap_err().code,
-            S3ErrorCode::InvalidArgument
-        );
+        assert_eq!(validate_object_key("").unwrap_err().code, S3ErrorCode::InvalidArgument);
         let err = validate_object_key(&"k".repeat(1025)).unwrap_err();
         assert_eq!(err.code, S3ErrorCode::KeyTooLongError);
         assert_eq!(err.status(), 400);

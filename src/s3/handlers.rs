@@ -49,7 +49,11 @@ impl Reply {
     }
 
     fn xml(document: String) -> Self {
-        Reply { status: 200, headers: vec![("content-type".into(), "application/xml".into())], body: ReplyBody::Xml(document) }
+        Reply {
+            status: 200,
+            headers: vec![("content-type".into(), "application/xml".into())],
+            body: ReplyBody::Xml(document),
+        }
     }
 
     fn header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -121,7 +125,10 @@ pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, no
     let kv = env.kv(binding::KV).map_err(|e| config_error(format!("KV binding {}: {e}", binding::KV)))?;
     let caller = authenticate(head, &kv, now).await?;
     let project = load_project(&kv, &caller.project).await?;
-    let node = config.nodes.get(&project.node).ok_or_else(|| config_error(format!("project {} names unknown node", project.id)))?;
+    let node = config
+        .nodes
+        .get(&project.node)
+        .ok_or_else(|| config_error(format!("project {} names unknown node", project.id)))?;
     let ctx = Ctx { head, config: &config, node, project, now };
     dispatch(&ctx, operation, target, caller, request).await
 }
@@ -136,7 +143,13 @@ async fn load_project(kv: &KvStore, project_id: &str) -> S3Result<Project> {
     serde_json::from_str(&stored).map_err(|e| config_error(format!("project record {project_id}: {e}")))
 }
 
-async fn dispatch(ctx: &Ctx<'_>, operation: Operation, target: Target, caller: Caller, request: &worker::Request) -> S3Result<Reply> {
+async fn dispatch(
+    ctx: &Ctx<'_>,
+    operation: Operation,
+    target: Target,
+    caller: Caller,
+    request: &worker::Request,
+) -> S3Result<Reply> {
     use Operation::*;
     let bucket = target.bucket.unwrap_or_default();
     let key = target.key.unwrap_or_default();
@@ -167,7 +180,8 @@ async fn list_buckets(ctx: &Ctx<'_>) -> S3Result<Reply> {
     let mut continuation: Option<String> = None;
     // A project's bucket records, every page: ListBuckets is not paginated for the client.
     loop {
-        let mut request = NodeRequest::new("GET", ctx.bucket_path()).query("list-type", "2").query("prefix", prefix.clone());
+        let mut request =
+            NodeRequest::new("GET", ctx.bucket_path()).query("list-type", "2").query("prefix", prefix.clone());
         if let Some(token) = continuation.take() {
             request = request.query("continuation-token", token);
         }
@@ -192,7 +206,12 @@ async fn list_buckets(ctx: &Ctx<'_>) -> S3Result<Reply> {
     Ok(Reply::xml(xml::list_all_my_buckets(&ctx.owner(), &buckets)))
 }
 
-async fn create_bucket(ctx: &Ctx<'_>, bucket: &str, payload: &PayloadHash, request: &worker::Request) -> S3Result<Reply> {
+async fn create_bucket(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    payload: &PayloadHash,
+    request: &worker::Request,
+) -> S3Result<Reply> {
     validate_bucket_name(bucket)?;
     let body = read_small_body(request, ctx.head, payload).await?;
     let location = xml::parse_create_bucket_configuration(&body)?;
@@ -276,13 +295,21 @@ fn declared_length(head: &RequestHead) -> S3Result<u64> {
     value.trim().parse().map_err(|_| s3_error!(InvalidArgument, "Content-Length {value:?} is not a number."))
 }
 
-async fn put_object(ctx: &Ctx<'_>, bucket: &str, key: &str, payload: PayloadHash, request: &worker::Request) -> S3Result<Reply> {
+async fn put_object(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    key: &str,
+    payload: PayloadHash,
+    request: &worker::Request,
+) -> S3Result<Reply> {
     validate_object_key(key)?;
     let length = declared_length(ctx.head)?;
     let checks: Vec<Box<dyn BodyCheck>> = match payload {
         PayloadHash::Unsigned => Vec::new(),
         PayloadHash::Sha256(expected) => vec![Box::new(Sha256Check::new(expected))],
-        PayloadHash::StreamingSigned(_) | PayloadHash::StreamingUnsignedTrailer | PayloadHash::StreamingSignedTrailer(_) => {
+        PayloadHash::StreamingSigned(_)
+        | PayloadHash::StreamingUnsignedTrailer
+        | PayloadHash::StreamingSignedTrailer(_) => {
             return Err(s3_error!(NotImplemented, "aws-chunked uploads are not supported yet."))
         }
     };
@@ -327,7 +354,11 @@ async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
     let resource = format!("/{bucket}/{key}");
     match status {
         200 | 206 => {
-            let reply = Reply { status, headers: Vec::new(), body: response.body().map_or(ReplyBody::Empty, ReplyBody::Stream) };
+            let reply = Reply {
+                status,
+                headers: Vec::new(),
+                body: response.body().map_or(ReplyBody::Empty, ReplyBody::Stream),
+            };
             Ok(pass_headers(reply, &response))
         }
         304 => {
@@ -356,8 +387,11 @@ async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
 }
 
 async fn delete_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
-    let (exists, response) =
-        join(ctx.bucket_exists(bucket), ctx.send(NodeRequest::new("DELETE", ctx.object_path(&object_backend_key(bucket, key))))).await;
+    let (exists, response) = join(
+        ctx.bucket_exists(bucket),
+        ctx.send(NodeRequest::new("DELETE", ctx.object_path(&object_backend_key(bucket, key)))),
+    )
+    .await;
     if !exists? {
         return Err(no_such_bucket(bucket));
     }
@@ -394,7 +428,8 @@ async fn read_small_body(request: &worker::Request, head: &RequestHead, payload:
     let Some(stream) = request.inner().body() else { return Ok(Vec::new()) };
     let incomplete = |_: JsValue| S3Error::new(S3ErrorCode::IncompleteBody);
     let response = Response::new_with_opt_readable_stream(Some(&stream)).map_err(incomplete)?;
-    let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(incomplete)?).await.map_err(incomplete)?;
+    let buffer =
+        wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(incomplete)?).await.map_err(incomplete)?;
     let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
     if bytes.len() > LIMIT {
         return Err(s3_error!(MalformedXML, "The request document is larger than {LIMIT} bytes."));

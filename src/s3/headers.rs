@@ -2,20 +2,15 @@
 //! authentication never reaches the node, and the node's internals never reach the client.
 
 /// Object headers a client sets on upload and gets back on download.
-const OBJECT_HEADERS: &[&str] = &[
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "content-type",
-    "expires",
-];
+const OBJECT_HEADERS: &[&str] =
+    &["cache-control", "content-disposition", "content-encoding", "content-language", "content-type", "expires"];
 
 /// Request headers forwarded on PutObject (besides user metadata and checksums).
 const PUT_REQUEST_HEADERS: &[&str] = &["content-md5", "if-match", "if-none-match", "x-amz-sdk-checksum-algorithm"];
 
 /// Request headers forwarded on GetObject / HeadObject.
-const GET_REQUEST_HEADERS: &[&str] = &["if-match", "if-modified-since", "if-none-match", "if-unmodified-since", "range"];
+const GET_REQUEST_HEADERS: &[&str] =
+    &["if-match", "if-modified-since", "if-none-match", "if-unmodified-since", "range"];
 
 /// Query parameters forwarded on GetObject / HeadObject: S3's response header overrides.
 pub const GET_QUERY_OVERRIDES: &[&str] = &[
@@ -28,14 +23,8 @@ pub const GET_QUERY_OVERRIDES: &[&str] = &[
 ];
 
 /// Response headers passed from the node back to the client on GET / HEAD / PUT.
-const RESPONSE_HEADERS: &[&str] = &[
-    "accept-ranges",
-    "content-length",
-    "content-range",
-    "etag",
-    "last-modified",
-    "x-amz-mp-parts-count",
-];
+const RESPONSE_HEADERS: &[&str] =
+    &["accept-ranges", "content-length", "content-range", "etag", "last-modified", "x-amz-mp-parts-count"];
 
 fn is_metadata_or_checksum(name: &str) -> bool {
     name.starts_with("x-amz-meta-") || name.starts_with("x-amz-checksum-")
@@ -53,8 +42,11 @@ pub fn put_object_request_headers(headers: &[(String, String)]) -> Vec<(String, 
         })
         .filter_map(|(name, value)| {
             if name == "content-encoding" {
-                let kept: Vec<&str> =
-                    value.split(',').map(str::trim).filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty()).collect();
+                let kept: Vec<&str> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+                    .collect();
                 return (!kept.is_empty()).then(|| (name.clone(), kept.join(", ")));
             }
             Some((name.clone(), value.clone()))
@@ -70,7 +62,9 @@ pub fn get_object_request_headers(headers: &[(String, String)]) -> Vec<(String, 
 /// Whether a node response header is passed to the client.
 pub fn is_passed_to_client(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    OBJECT_HEADERS.contains(&name.as_str()) || RESPONSE_HEADERS.contains(&name.as_str()) || is_metadata_or_checksum(&name)
+    OBJECT_HEADERS.contains(&name.as_str())
+        || RESPONSE_HEADERS.contains(&name.as_str())
+        || is_metadata_or_checksum(&name)
 }
 
 #[cfg(test)]

@@ -52,23 +52,13 @@ impl ListRequest {
     /// Read a list request from decoded query parameters (the first value of a repeated
     /// parameter wins, as in `RequestHead::query_param`).
     pub fn from_query(params: &[(String, String)]) -> S3Result<Self> {
-        let param = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let non_empty = |name: &str| param(name).filter(|v| !v.is_empty()).map(str::to_string);
 
         let version = match param("list-type") {
             None => ListVersion::V1,
             Some("2") => ListVersion::V2,
-            Some(other) => {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "Invalid List Type specified: {other:?}."
-                ))
-            }
+            Some(other) => return Err(s3_error!(InvalidArgument, "Invalid List Type specified: {other:?}.")),
         };
         let max_keys = match param("max-keys") {
             None => MAX_KEYS_LIMIT,
@@ -78,18 +68,12 @@ impl ListRequest {
             None => false,
             Some("url") => true,
             Some(other) => {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "Invalid Encoding Method specified in Request: {other:?}."
-                ))
+                return Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request: {other:?}."))
             }
         };
         let continuation_token = match (version, param("continuation-token")) {
             (ListVersion::V2, Some("")) => {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "The continuation token provided is incorrect."
-                ))
+                return Err(s3_error!(InvalidArgument, "The continuation token provided is incorrect."))
             }
             (ListVersion::V2, Some(token)) => Some(token.to_string()),
             _ => None,
@@ -124,14 +108,9 @@ impl ListRequest {
 /// lowered to 1000.
 fn parse_max_keys(text: &str) -> S3Result<u32> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(s3_error!(
-            InvalidArgument,
-            "Provided max-keys not an integer or within integer range: {text:?}."
-        ));
+        return Err(s3_error!(InvalidArgument, "Provided max-keys not an integer or within integer range: {text:?}."));
     }
-    Ok(text
-        .parse::<u32>()
-        .map_or(MAX_KEYS_LIMIT, |n| n.min(MAX_KEYS_LIMIT)))
+    Ok(text.parse::<u32>().map_or(MAX_KEYS_LIMIT, |n| n.min(MAX_KEYS_LIMIT)))
 }
 
 /// The node's query for a client listing, as decoded `(name, value)` pairs in sending order
@@ -150,9 +129,7 @@ pub fn backend_list_query(request: &ListRequest, bucket_prefix: &str) -> Vec<(St
     let mut query = Vec::with_capacity(6);
     let mut push = |name: &str, value: String| query.push((name.to_string(), value));
     let after = |key: &Option<String>| {
-        key.as_ref()
-            .filter(|key| key.as_str() >= request.prefix.as_str())
-            .map(|key| format!("{bucket_prefix}{key}"))
+        key.as_ref().filter(|key| key.as_str() >= request.prefix.as_str()).map(|key| format!("{bucket_prefix}{key}"))
     };
     if request.version == ListVersion::V2 {
         push("list-type", "2".to_string());
@@ -250,13 +227,8 @@ struct CommonPrefixesXml {
 /// Read a node's ListBucketResult (V1 or V2). A document portico cannot read is the node's
 /// fault, so it is an InternalError for the client.
 pub fn parse_node_list(xml: &str) -> S3Result<NodeListing> {
-    let parsed: ListBucketResultXml = parse_document(xml, "ListBucketResult").map_err(|err| {
-        s3_error!(
-            InternalError,
-            "The storage node sent an unreadable listing: {}",
-            err.message
-        )
-    })?;
+    let parsed: ListBucketResultXml = parse_document(xml, "ListBucketResult")
+        .map_err(|err| s3_error!(InternalError, "The storage node sent an unreadable listing: {}", err.message))?;
     let mut listing = NodeListing::default();
     for child in parsed.children {
         match child {
@@ -264,9 +236,7 @@ pub fn parse_node_list(xml: &str) -> S3Result<NodeListing> {
             ListBucketResultChild::NextContinuationToken(token) => {
                 listing.next_continuation_token = Some(token).filter(|t| !t.is_empty())
             }
-            ListBucketResultChild::NextMarker(marker) => {
-                listing.next_marker = Some(marker).filter(|m| !m.is_empty())
-            }
+            ListBucketResultChild::NextMarker(marker) => listing.next_marker = Some(marker).filter(|m| !m.is_empty()),
             ListBucketResultChild::Contents(contents) => listing.contents.push(ListedObject {
                 key: contents.key,
                 last_modified: contents.last_modified,
@@ -274,9 +244,7 @@ pub fn parse_node_list(xml: &str) -> S3Result<NodeListing> {
                 size: contents.size,
                 storage_class: contents.storage_class.filter(|c| !c.is_empty()),
             }),
-            ListBucketResultChild::CommonPrefixes(group) => {
-                listing.common_prefixes.extend(group.prefixes)
-            }
+            ListBucketResultChild::CommonPrefixes(group) => listing.common_prefixes.extend(group.prefixes),
             ListBucketResultChild::Other => {}
         }
     }
@@ -314,58 +282,35 @@ pub fn render_list(
             // A backend key equal to the bucket prefix would be an empty client key.
             .filter(|(key, _)| !key.is_empty())
             .collect();
-        let prefixes: Vec<String> = listing
-            .common_prefixes
-            .iter()
-            .filter_map(|p| strip(p))
-            .collect();
+        let prefixes: Vec<String> = listing.common_prefixes.iter().filter_map(|p| strip(p)).collect();
         (contents, prefixes, listing.is_truncated)
     } else {
         (Vec::new(), Vec::new(), false)
     };
 
     let mut xml = XmlWriter::new("ListBucketResult");
-    xml.element("Name", bucket)
-        .element("Prefix", &encode(&request.prefix));
+    xml.element("Name", bucket).element("Prefix", &encode(&request.prefix));
     match request.version {
         ListVersion::V1 => {
-            xml.element(
-                "Marker",
-                &encode(request.marker.as_deref().unwrap_or_default()),
-            );
+            xml.element("Marker", &encode(request.marker.as_deref().unwrap_or_default()));
             // As S3: NextMarker only with a delimiter; without one the last key is the marker.
             if is_truncated && request.delimiter.is_some() {
-                let next_marker = listing
-                    .next_marker
-                    .as_deref()
-                    .and_then(strip)
-                    .or_else(|| last_entry(&contents, &common_prefixes));
+                let next_marker =
+                    listing.next_marker.as_deref().and_then(strip).or_else(|| last_entry(&contents, &common_prefixes));
                 xml.optional_element("NextMarker", next_marker.map(|m| encode(&m)).as_deref());
             }
         }
         ListVersion::V2 => {
             xml.optional_element("ContinuationToken", request.continuation_token.as_deref());
             if is_truncated {
-                xml.optional_element(
-                    "NextContinuationToken",
-                    listing.next_continuation_token.as_deref(),
-                );
+                xml.optional_element("NextContinuationToken", listing.next_continuation_token.as_deref());
             }
-            xml.optional_element(
-                "StartAfter",
-                request.start_after.as_deref().map(encode).as_deref(),
-            );
-            xml.element(
-                "KeyCount",
-                &(contents.len() + common_prefixes.len()).to_string(),
-            );
+            xml.optional_element("StartAfter", request.start_after.as_deref().map(encode).as_deref());
+            xml.element("KeyCount", &(contents.len() + common_prefixes.len()).to_string());
         }
     }
     xml.element("MaxKeys", &request.max_keys.to_string());
-    xml.optional_element(
-        "Delimiter",
-        request.delimiter.as_deref().map(encode).as_deref(),
-    );
+    xml.optional_element("Delimiter", request.delimiter.as_deref().map(encode).as_deref());
     if request.url_encoding {
         xml.element("EncodingType", "url");
     }
@@ -380,16 +325,11 @@ pub fn render_list(
         if request.includes_owner() {
             owner.write_to(&mut xml);
         }
-        xml.element(
-            "StorageClass",
-            object.storage_class.as_deref().unwrap_or("STANDARD"),
-        );
+        xml.element("StorageClass", object.storage_class.as_deref().unwrap_or("STANDARD"));
         xml.close();
     }
     for prefix in &common_prefixes {
-        xml.open("CommonPrefixes")
-            .element("Prefix", &encode(prefix))
-            .close();
+        xml.open("CommonPrefixes").element("Prefix", &encode(prefix)).close();
     }
     xml.finish()
 }
@@ -415,23 +355,15 @@ mod tests {
     }
 
     fn request_error(query: &str) -> S3ErrorCode {
-        ListRequest::from_query(&parse_query(query))
-            .unwrap_err()
-            .code
+        ListRequest::from_query(&parse_query(query)).unwrap_err().code
     }
 
     fn owner() -> Owner {
-        Owner {
-            id: "project-7".into(),
-            display_name: "tenant".into(),
-        }
+        Owner { id: "project-7".into(), display_name: "tenant".into() }
     }
 
     fn pairs(query: &[(String, String)]) -> Vec<(&str, &str)> {
-        query
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
+        query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
     }
 
     fn render(query: &str, node_xml: &str) -> String {
@@ -442,9 +374,7 @@ mod tests {
     /// The body of a rendered document after the declaration and root start tag.
     fn body(xml: &str) -> &str {
         let start = xml.find("doc/2006-03-01/\">").expect("root with namespace") + 17;
-        xml[start..]
-            .strip_suffix("</ListBucketResult>")
-            .expect("root end tag")
+        xml[start..].strip_suffix("</ListBucketResult>").expect("root end tag")
     }
 
     // Node answers, written as Garage (no whitespace, its own element order, no Owner) and AWS
@@ -525,24 +455,17 @@ mod tests {
 
     #[test]
     fn parses_v1_and_ignores_v2_only_parameters() {
-        let r =
-            request("prefix=x&marker=x%2F5&continuation-token=t&start-after=s&fetch-owner=true");
+        let r = request("prefix=x&marker=x%2F5&continuation-token=t&start-after=s&fetch-owner=true");
         assert_eq!(r.version, ListVersion::V1);
         assert_eq!(r.marker.as_deref(), Some("x/5"));
         assert!(r.includes_owner());
-        assert_eq!(
-            (r.continuation_token, r.start_after, r.fetch_owner),
-            (None, None, false)
-        );
+        assert_eq!((r.continuation_token, r.start_after, r.fetch_owner), (None, None, false));
     }
 
     #[test]
     fn empty_values_mean_absent() {
         let r = request("list-type=2&prefix=&delimiter=&start-after=");
-        assert_eq!(
-            (r.prefix.as_str(), r.delimiter, r.start_after),
-            ("", None, None)
-        );
+        assert_eq!((r.prefix.as_str(), r.delimiter, r.start_after), ("", None, None));
         assert_eq!(request("marker=").marker, None);
         assert!(!request("list-type=2&fetch-owner=false").fetch_owner);
         assert!(!request("list-type=2&fetch-owner").fetch_owner);
@@ -556,15 +479,8 @@ mod tests {
         assert_eq!(request("max-keys=99999999999999999999").max_keys, 1000);
         assert_eq!(request("max-keys=007").max_keys, 7);
         for bad in ["-1", "abc", "", "1.5", "+5", " 5", "0x10"] {
-            let query = format!(
-                "list-type=2&max-keys={}",
-                crate::http::uri_encode(bad, false)
-            );
-            assert_eq!(
-                request_error(&query),
-                S3ErrorCode::InvalidArgument,
-                "{bad:?}"
-            );
+            let query = format!("list-type=2&max-keys={}", crate::http::uri_encode(bad, false));
+            assert_eq!(request_error(&query), S3ErrorCode::InvalidArgument, "{bad:?}");
         }
     }
 
@@ -572,22 +488,10 @@ mod tests {
     fn rejects_unknown_list_types_encodings_and_empty_tokens() {
         assert_eq!(request_error("list-type=3"), S3ErrorCode::InvalidArgument);
         assert_eq!(request_error("list-type=1"), S3ErrorCode::InvalidArgument);
-        assert_eq!(
-            request_error("encoding-type=base64"),
-            S3ErrorCode::InvalidArgument
-        );
-        assert_eq!(
-            request_error("encoding-type="),
-            S3ErrorCode::InvalidArgument
-        );
-        assert_eq!(
-            request_error("encoding-type=URL"),
-            S3ErrorCode::InvalidArgument
-        );
-        assert_eq!(
-            request_error("list-type=2&continuation-token="),
-            S3ErrorCode::InvalidArgument
-        );
+        assert_eq!(request_error("encoding-type=base64"), S3ErrorCode::InvalidArgument);
+        assert_eq!(request_error("encoding-type="), S3ErrorCode::InvalidArgument);
+        assert_eq!(request_error("encoding-type=URL"), S3ErrorCode::InvalidArgument);
+        assert_eq!(request_error("list-type=2&continuation-token="), S3ErrorCode::InvalidArgument);
     }
 
     #[test]
@@ -618,11 +522,7 @@ mod tests {
     fn backend_query_without_prefix_still_confines_to_the_bucket() {
         assert_eq!(
             pairs(&backend_list_query(&request("list-type=2"), BUCKET_PREFIX)),
-            vec![
-                ("list-type", "2"),
-                ("prefix", "photos/"),
-                ("max-keys", "1000")
-            ]
+            vec![("list-type", "2"), ("prefix", "photos/"), ("max-keys", "1000")]
         );
         assert_eq!(
             pairs(&backend_list_query(&request(""), BUCKET_PREFIX)),
@@ -635,12 +535,7 @@ mod tests {
         let r = request("prefix=a&delimiter=%2F&max-keys=2&marker=a%2Fz");
         assert_eq!(
             pairs(&backend_list_query(&r, BUCKET_PREFIX)),
-            vec![
-                ("prefix", "photos/a"),
-                ("delimiter", "/"),
-                ("max-keys", "2"),
-                ("marker", "photos/a/z")
-            ]
+            vec![("prefix", "photos/a"), ("delimiter", "/"), ("max-keys", "2"), ("marker", "photos/a/z")]
         );
     }
 
@@ -649,23 +544,13 @@ mod tests {
         let r = request("list-type=2&prefix=m&start-after=a");
         assert_eq!(
             pairs(&backend_list_query(&r, BUCKET_PREFIX)),
-            vec![
-                ("list-type", "2"),
-                ("prefix", "photos/m"),
-                ("max-keys", "1000")
-            ]
+            vec![("list-type", "2"), ("prefix", "photos/m"), ("max-keys", "1000")]
         );
         let r = request("prefix=m&marker=l%2Fzzz");
-        assert_eq!(
-            pairs(&backend_list_query(&r, BUCKET_PREFIX)),
-            vec![("prefix", "photos/m"), ("max-keys", "1000")]
-        );
+        assert_eq!(pairs(&backend_list_query(&r, BUCKET_PREFIX)), vec![("prefix", "photos/m"), ("max-keys", "1000")]);
         // Equal to the prefix: a key equal to the prefix must still be skipped.
         let r = request("list-type=2&prefix=m&start-after=m");
-        assert_eq!(
-            backend_list_query(&r, BUCKET_PREFIX).last().unwrap().1,
-            "photos/m"
-        );
+        assert_eq!(backend_list_query(&r, BUCKET_PREFIX).last().unwrap().1, "photos/m");
     }
 
     #[test]
@@ -692,54 +577,30 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(
-            listing.common_prefixes,
-            vec!["photos/2023/", "photos/2024/"]
-        );
+        assert_eq!(listing.common_prefixes, vec!["photos/2023/", "photos/2024/"]);
     }
 
     #[test]
     fn parses_a_pretty_printed_aws_listing_with_extra_elements() {
         let listing = parse_node_list(AWS_V2_TRUNCATED).unwrap();
         assert!(listing.is_truncated);
-        assert_eq!(
-            listing.next_continuation_token.as_deref(),
-            Some("1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=")
-        );
+        assert_eq!(listing.next_continuation_token.as_deref(), Some("1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM="));
         let keys: Vec<&str> = listing.contents.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(keys, ["photos/2024/01.jpg", "photos/2024/02.jpg"]);
-        assert_eq!(
-            listing.contents[0].etag,
-            "\"fba9dede5f27731c9771645a39863328\""
-        );
+        assert_eq!(listing.contents[0].etag, "\"fba9dede5f27731c9771645a39863328\"");
         assert_eq!(listing.contents[0].size, 434_234);
-        assert_eq!(
-            listing.contents[1].storage_class.as_deref(),
-            Some("STANDARD_IA")
-        );
+        assert_eq!(listing.contents[1].storage_class.as_deref(), Some("STANDARD_IA"));
         assert!(listing.common_prefixes.is_empty());
     }
 
     #[test]
     fn parses_empty_and_minimal_listings() {
-        assert_eq!(
-            parse_node_list(GARAGE_EMPTY).unwrap(),
-            NodeListing::default()
-        );
-        assert_eq!(
-            parse_node_list("<ListBucketResult/>").unwrap(),
-            NodeListing::default()
-        );
+        assert_eq!(parse_node_list(GARAGE_EMPTY).unwrap(), NodeListing::default());
+        assert_eq!(parse_node_list("<ListBucketResult/>").unwrap(), NodeListing::default());
         let minimal = "<ListBucketResult><Contents><Key>photos/k</Key></Contents>\
                        <NextContinuationToken></NextContinuationToken></ListBucketResult>";
         let listing = parse_node_list(minimal).unwrap();
-        assert_eq!(
-            listing.contents,
-            vec![ListedObject {
-                key: "photos/k".into(),
-                ..Default::default()
-            }]
-        );
+        assert_eq!(listing.contents, vec![ListedObject { key: "photos/k".into(), ..Default::default() }]);
         assert_eq!(listing.next_continuation_token, None);
     }
 
@@ -750,14 +611,8 @@ mod tests {
                    <CommonPrefixes><Prefix>photos/c/</Prefix><Prefix>photos/d/</Prefix></CommonPrefixes>\
                    <Contents><Key>photos/e</Key><Size>3</Size></Contents></ListBucketResult>";
         let listing = parse_node_list(xml).unwrap();
-        assert_eq!(
-            listing.common_prefixes,
-            vec!["photos/a/", "photos/c/", "photos/d/"]
-        );
-        assert_eq!(
-            listing.contents.iter().map(|o| o.size).collect::<Vec<_>>(),
-            [2, 3]
-        );
+        assert_eq!(listing.common_prefixes, vec!["photos/a/", "photos/c/", "photos/d/"]);
+        assert_eq!(listing.contents.iter().map(|o| o.size).collect::<Vec<_>>(), [2, 3]);
     }
 
     #[test]
@@ -768,20 +623,10 @@ mod tests {
                    <Contents><Key><![CDATA[photos/<cdata>&]]></Key></Contents>\
                    <Contents><Key>photos/日本語/ファイル 😀.txt</Key></Contents>\
                    </ListBucketResult>";
-        let keys: Vec<String> = parse_node_list(xml)
-            .unwrap()
-            .contents
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
+        let keys: Vec<String> = parse_node_list(xml).unwrap().contents.into_iter().map(|o| o.key).collect();
         assert_eq!(
             keys,
-            [
-                "photos/ lead and trail ",
-                "photos/cr\rlf\ntab\t",
-                "photos/<cdata>&",
-                "photos/日本語/ファイル 😀.txt"
-            ]
+            ["photos/ lead and trail ", "photos/cr\rlf\ntab\t", "photos/<cdata>&", "photos/日本語/ファイル 😀.txt"]
         );
     }
 
@@ -846,10 +691,7 @@ mod tests {
              <Owner><ID>project-7</ID><DisplayName>tenant</DisplayName></Owner>\
              <StorageClass>STANDARD_IA</StorageClass></Contents>"
         );
-        assert!(
-            !xml.contains("node-operator"),
-            "the node's owner must not leak"
-        );
+        assert!(!xml.contains("node-operator"), "the node's owner must not leak");
     }
 
     #[test]
@@ -873,22 +715,13 @@ mod tests {
             "<Name>photos</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>0</MaxKeys>\
              <IsTruncated>false</IsTruncated>"
         );
-        let xml = render_list(
-            &r,
-            "photos",
-            BUCKET_PREFIX,
-            &NodeListing::default(),
-            &owner(),
-        );
+        let xml = render_list(&r, "photos", BUCKET_PREFIX, &NodeListing::default(), &owner());
         assert!(xml.contains("<KeyCount>0</KeyCount>"));
     }
 
     #[test]
     fn renders_v1_with_marker_owner_and_the_nodes_next_marker() {
-        let xml = render(
-            "delimiter=%2F&max-keys=2&marker=0.jpg",
-            GARAGE_V1_TRUNCATED_ON_PREFIX,
-        );
+        let xml = render("delimiter=%2F&max-keys=2&marker=0.jpg", GARAGE_V1_TRUNCATED_ON_PREFIX);
         assert_eq!(
             body(&xml),
             "<Name>photos</Name><Prefix></Prefix><Marker>0.jpg</Marker>\
@@ -916,37 +749,19 @@ mod tests {
     fn v1_next_marker_falls_back_to_the_last_entry() {
         let listing = NodeListing {
             is_truncated: true,
-            contents: vec![ListedObject {
-                key: "photos/z.jpg".into(),
-                ..Default::default()
-            }],
+            contents: vec![ListedObject { key: "photos/z.jpg".into(), ..Default::default() }],
             common_prefixes: vec!["photos/a/".into()],
             ..Default::default()
         };
-        let xml = render_list(
-            &request("delimiter=%2F"),
-            "photos",
-            BUCKET_PREFIX,
-            &listing,
-            &owner(),
-        );
+        let xml = render_list(&request("delimiter=%2F"), "photos", BUCKET_PREFIX, &listing, &owner());
         assert!(xml.contains("<NextMarker>z.jpg</NextMarker>"), "{xml}");
         let listing = NodeListing {
             next_marker: Some("elsewhere/key".into()),
-            contents: vec![ListedObject {
-                key: "photos/a.jpg".into(),
-                ..Default::default()
-            }],
+            contents: vec![ListedObject { key: "photos/a.jpg".into(), ..Default::default() }],
             common_prefixes: vec!["photos/b/".into()],
             ..listing
         };
-        let xml = render_list(
-            &request("delimiter=%2F"),
-            "photos",
-            BUCKET_PREFIX,
-            &listing,
-            &owner(),
-        );
+        let xml = render_list(&request("delimiter=%2F"), "photos", BUCKET_PREFIX, &listing, &owner());
         assert!(xml.contains("<NextMarker>b/</NextMarker>"), "{xml}");
     }
 
@@ -961,11 +776,7 @@ mod tests {
                    </ListBucketResult>";
         let rendered = render("list-type=2", xml);
         assert!(rendered.contains("<Key>mine</Key>"));
-        assert!(
-            !rendered.contains("theirs")
-                && !rendered.contains("portico")
-                && !rendered.contains("other")
-        );
+        assert!(!rendered.contains("theirs") && !rendered.contains("portico") && !rendered.contains("other"));
         assert!(!rendered.contains("<Key></Key>"), "{rendered}");
         assert!(rendered.contains("<KeyCount>1</KeyCount>"));
     }
@@ -979,10 +790,7 @@ mod tests {
                     <CommonPrefixes><Prefix>photos/ü&amp;/</Prefix></CommonPrefixes>\
                     </ListBucketResult>";
         let xml = render("list-type=2&prefix=&delimiter=%2F", node);
-        assert!(
-            xml.contains("<Key>a&amp;b&lt;c&gt;&quot;d&apos;.txt</Key>"),
-            "{xml}"
-        );
+        assert!(xml.contains("<Key>a&amp;b&lt;c&gt;&quot;d&apos;.txt</Key>"), "{xml}");
         assert!(xml.contains("<Key>日本語/ファイル 😀.txt</Key>"), "{xml}");
         assert!(xml.contains("<Key>cr&#13;key</Key>"), "{xml}");
         assert!(xml.contains("<Prefix>ü&amp;/</Prefix>"), "{xml}");
@@ -990,10 +798,7 @@ mod tests {
         // Reading our own answer back gives the client-relative keys exactly.
         let back = parse_node_list(&xml).unwrap();
         let keys: Vec<&str> = back.contents.iter().map(|o| o.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            ["a&b<c>\"d'.txt", "日本語/ファイル 😀.txt", "cr\rkey"]
-        );
+        assert_eq!(keys, ["a&b<c>\"d'.txt", "日本語/ファイル 😀.txt", "cr\rkey"]);
         assert_eq!(back.common_prefixes, ["ü&/"]);
     }
 
@@ -1003,10 +808,8 @@ mod tests {
                     <Contents><Key>photos/dir one/a+b&amp;c=ü.txt</Key><Size>1</Size></Contents>\
                     <CommonPrefixes><Prefix>photos/dir one/sub dir|</Prefix></CommonPrefixes>\
                     </ListBucketResult>";
-        let xml = render(
-            "list-type=2&prefix=dir%20one%2F&delimiter=%7C&start-after=dir%20one%2F%20&encoding-type=url",
-            node,
-        );
+        let xml =
+            render("list-type=2&prefix=dir%20one%2F&delimiter=%7C&start-after=dir%20one%2F%20&encoding-type=url", node);
         assert_eq!(
             body(&xml),
             "<Name>photos</Name><Prefix>dir%20one/</Prefix><StartAfter>dir%20one/%20</StartAfter>\
@@ -1020,15 +823,9 @@ mod tests {
 
     #[test]
     fn url_encoding_applies_to_v1_markers() {
-        let xml = render(
-            "delimiter=%2F&max-keys=2&marker=0%20a.jpg&encoding-type=url",
-            GARAGE_V1_TRUNCATED_ON_PREFIX,
-        );
+        let xml = render("delimiter=%2F&max-keys=2&marker=0%20a.jpg&encoding-type=url", GARAGE_V1_TRUNCATED_ON_PREFIX);
         assert!(xml.contains("<Marker>0%20a.jpg</Marker>"), "{xml}");
-        assert!(
-            xml.contains("<NextMarker>2023/12/31.jpg</NextMarker>"),
-            "{xml}"
-        );
+        assert!(xml.contains("<NextMarker>2023/12/31.jpg</NextMarker>"), "{xml}");
         assert!(xml.contains("<EncodingType>url</EncodingType>"), "{xml}");
     }
 
@@ -1036,10 +833,7 @@ mod tests {
     fn a_full_round_trip_from_client_query_to_client_answer() {
         let client = request("list-type=2&prefix=2024%2F&delimiter=%2F&max-keys=2");
         let node_query = backend_list_query(&client, BUCKET_PREFIX);
-        assert_eq!(
-            node_query[1],
-            ("prefix".to_string(), "photos/2024/".to_string())
-        );
+        assert_eq!(node_query[1], ("prefix".to_string(), "photos/2024/".to_string()));
         let mut listing = parse_node_list(AWS_V2_TRUNCATED).unwrap();
         // An encrypted project rewrites sizes and ETags between parsing and rendering.
         listing.contents[0].size = 434_000;
@@ -1047,14 +841,8 @@ mod tests {
         let xml = render_list(&client, "photos", BUCKET_PREFIX, &listing, &owner());
         assert!(xml.contains("<Key>2024/01.jpg</Key>"), "{xml}");
         assert!(xml.contains("<Size>434000</Size><StorageClass>"), "{xml}");
-        assert!(
-            xml.contains("<ETag>&quot;opaque-etag&quot;</ETag>"),
-            "{xml}"
-        );
+        assert!(xml.contains("<ETag>&quot;opaque-etag&quot;</ETag>"), "{xml}");
         assert!(xml.contains("<IsTruncated>true</IsTruncated>"), "{xml}");
-        assert!(
-            !xml.contains("<Owner>"),
-            "no owner without fetch-owner: {xml}"
-        );
+        assert!(!xml.contains("<Owner>"), "no owner without fetch-owner: {xml}");
     }
 }

@@ -5,10 +5,10 @@ pub mod xml;
 
 pub use error::{S3Error, S3ErrorCode, S3Result};
 pub mod addressing;
-pub mod operation;
 pub mod bucket_name;
-pub mod range;
 pub mod headers;
+pub mod operation;
+pub mod range;
 
 #[cfg(target_arch = "wasm32")]
 pub mod handlers;

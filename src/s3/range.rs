@@ -55,9 +55,7 @@ impl ByteRangeSpec {
     /// `Content-Range` can describe zero bytes.
     pub fn resolve(self, size: u64) -> S3Result<Option<(u64, u64)>> {
         match self {
-            ByteRangeSpec::Bounded { first, .. } | ByteRangeSpec::From { first }
-                if first >= size =>
-            {
+            ByteRangeSpec::Bounded { first, .. } | ByteRangeSpec::From { first } if first >= size => {
                 Err(invalid_range(size))
             }
             ByteRangeSpec::Bounded { first, last } => Ok(Some((first, last.min(size - 1)))),
@@ -100,18 +98,9 @@ mod tests {
     fn parses_the_three_forms() {
         assert_eq!(parse_range("bytes=0-499"), bounded(0, 499));
         assert_eq!(parse_range("bytes=5-5"), bounded(5, 5));
-        assert_eq!(
-            parse_range("bytes=9500-"),
-            Some(ByteRangeSpec::From { first: 9500 })
-        );
-        assert_eq!(
-            parse_range("bytes=-500"),
-            Some(ByteRangeSpec::Suffix { length: 500 })
-        );
-        assert_eq!(
-            parse_range("bytes=-0"),
-            Some(ByteRangeSpec::Suffix { length: 0 })
-        );
+        assert_eq!(parse_range("bytes=9500-"), Some(ByteRangeSpec::From { first: 9500 }));
+        assert_eq!(parse_range("bytes=-500"), Some(ByteRangeSpec::Suffix { length: 500 }));
+        assert_eq!(parse_range("bytes=-0"), Some(ByteRangeSpec::Suffix { length: 0 }));
     }
 
     #[test]
@@ -164,10 +153,7 @@ mod tests {
     #[test]
     fn clamps_ends_beyond_the_object() {
         let resolve = |h: &str, size| resolve_range(Some(h), size).unwrap();
-        assert_eq!(
-            resolve("bytes=3145728-5242880", 4_000_000),
-            Some((3_145_728, 3_999_999))
-        );
+        assert_eq!(resolve("bytes=3145728-5242880", 4_000_000), Some((3_145_728, 3_999_999)));
         assert_eq!(resolve("bytes=0-99999999999999999999999", 10), Some((0, 9)));
         assert_eq!(resolve("bytes=-20", 10), Some((0, 9)));
         assert_eq!(resolve("bytes=-99999999999999999999999", 10), Some((0, 9)));
@@ -189,10 +175,7 @@ mod tests {
             let err = resolve_range(Some(header), size).unwrap_err();
             assert_eq!(err.code, S3ErrorCode::InvalidRange, "{header} on {size}");
             assert_eq!(err.status(), 416);
-            assert_eq!(
-                err.headers,
-                vec![("Content-Range".to_string(), format!("bytes */{size}"))]
-            );
+            assert_eq!(err.headers, vec![("Content-Range".to_string(), format!("bytes */{size}"))]);
         }
     }
 
@@ -205,19 +188,9 @@ mod tests {
     #[test]
     fn resolved_ranges_always_lie_inside_the_object() {
         for size in 0..6u64 {
-            for header in [
-                "bytes=0-",
-                "bytes=2-",
-                "bytes=1-3",
-                "bytes=0-9",
-                "bytes=-1",
-                "bytes=-4",
-            ] {
+            for header in ["bytes=0-", "bytes=2-", "bytes=1-3", "bytes=0-9", "bytes=-1", "bytes=-4"] {
                 if let Ok(Some((start, end))) = resolve_range(Some(header), size) {
-                    assert!(
-                        start <= end && end < size,
-                        "{header} on {size}: {start}-{end}"
-                    );
+                    assert!(start <= end && end < size, "{header} on {size}: {start}-{end}");
                 }
             }
         }

@@ -59,11 +59,7 @@ impl XmlWriter {
         out.push_str(S3_XMLNS);
         out.push_str("\">");
         let root_start_end = out.len();
-        XmlWriter {
-            out,
-            open: vec![root],
-            root_start_end,
-        }
+        XmlWriter { out, open: vec![root], root_start_end }
     }
 
     /// Open a child element of the current element.
@@ -151,7 +147,8 @@ pub fn parse_iso8601_millis(text: &str) -> Option<u64> {
     let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
     let mut clock_parts = clock.splitn(3, ':').map(|p| p.parse::<u64>().ok());
     let (hour, minute, second) = (clock_parts.next()??, clock_parts.next()??, clock_parts.next()??);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970
+    {
         return None;
     }
     let millis: u64 = format!("{fraction:0<3}")[..3].parse().ok()?;
@@ -170,16 +167,11 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153; // 0 = March
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
 }
@@ -194,10 +186,7 @@ pub struct Owner {
 impl Owner {
     /// `<Owner><ID>..</ID><DisplayName>..</DisplayName></Owner>` inside the current element.
     pub fn write_to(&self, xml: &mut XmlWriter) {
-        xml.open("Owner")
-            .element("ID", &self.id)
-            .element("DisplayName", &self.display_name)
-            .close();
+        xml.open("Owner").element("ID", &self.id).element("DisplayName", &self.display_name).close();
     }
 }
 
@@ -256,10 +245,7 @@ pub fn parse_create_bucket_configuration(body: &[u8]) -> S3Result<Option<String>
     // The parser's own wording means nothing to an S3 client: answer with S3's message.
     let parsed: CreateBucketConfigurationXml =
         parse_document(text, "CreateBucketConfiguration").map_err(|_| s3_error!(MalformedXML))?;
-    Ok(parsed
-        .location_constraint
-        .map(|location| location.trim().to_string())
-        .filter(|location| !location.is_empty()))
+    Ok(parsed.location_constraint.map(|location| location.trim().to_string()).filter(|location| !location.is_empty()))
 }
 
 /// Local name (namespace prefix removed) of a document's root element, or `None` when the
@@ -285,12 +271,7 @@ pub fn parse_document<T: serde::de::DeserializeOwned>(xml: &str, root: &str) -> 
     match root_element_name(xml) {
         Some(name) if name == root => {}
         Some(name) => return Err(s3_error!(MalformedXML, "expected <{root}>, found <{name}>")),
-        None => {
-            return Err(s3_error!(
-                MalformedXML,
-                "expected <{root}>, found no element"
-            ))
-        }
+        None => return Err(s3_error!(MalformedXML, "expected <{root}>, found no element")),
     }
     quick_xml::de::from_str(xml).map_err(|err| s3_error!(MalformedXML, "<{root}>: {err}"))
 }
@@ -312,14 +293,9 @@ mod tests {
     #[test]
     fn writer_nests_escapes_and_closes_everything() {
         let mut xml = XmlWriter::new("Root");
-        xml.open("A")
-            .element("B", "x&y")
-            .optional_element("C", None);
+        xml.open("A").element("B", "x&y").optional_element("C", None);
         xml.optional_element("D", Some("<"));
-        assert_eq!(
-            xml.finish(),
-            format!("{DECL}<Root xmlns=\"{S3_XMLNS}\"><A><B>x&amp;y</B><D>&lt;</D></A></Root>")
-        );
+        assert_eq!(xml.finish(), format!("{DECL}<Root xmlns=\"{S3_XMLNS}\"><A><B>x&amp;y</B><D>&lt;</D></A></Root>"));
     }
 
     #[test]
@@ -329,37 +305,19 @@ mod tests {
         assert_eq!(xml.finish(), format!("{DECL}<Root xmlns=\"{S3_XMLNS}\"/>"));
         let mut xml = XmlWriter::new("Root");
         xml.element("Empty", "");
-        assert_eq!(
-            xml.finish(),
-            format!("{DECL}<Root xmlns=\"{S3_XMLNS}\"><Empty></Empty></Root>")
-        );
+        assert_eq!(xml.finish(), format!("{DECL}<Root xmlns=\"{S3_XMLNS}\"><Empty></Empty></Root>"));
     }
 
     #[test]
     fn formats_timestamps_like_s3() {
         assert_eq!(iso8601_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            iso8601_millis(1_576_107_167_000),
-            "2019-12-11T23:32:47.000Z"
-        );
-        assert_eq!(
-            iso8601_millis(1_641_394_898_314),
-            "2022-01-05T15:01:38.314Z"
-        );
+        assert_eq!(iso8601_millis(1_576_107_167_000), "2019-12-11T23:32:47.000Z");
+        assert_eq!(iso8601_millis(1_641_394_898_314), "2022-01-05T15:01:38.314Z");
         // Leap days and century rules.
         assert_eq!(iso8601_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(
-            iso8601_millis(1_709_251_199_999),
-            "2024-02-29T23:59:59.999Z"
-        );
-        assert_eq!(
-            iso8601_millis(4_107_542_400_000),
-            "2100-03-01T00:00:00.000Z"
-        );
-        assert_eq!(
-            iso8601_millis(253_402_300_799_999),
-            "9999-12-31T23:59:59.999Z"
-        );
+        assert_eq!(iso8601_millis(1_709_251_199_999), "2024-02-29T23:59:59.999Z");
+        assert_eq!(iso8601_millis(4_107_542_400_000), "2100-03-01T00:00:00.000Z");
+        assert_eq!(iso8601_millis(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]
@@ -387,19 +345,10 @@ mod tests {
 
     #[test]
     fn list_all_my_buckets_matches_the_s3_shape() {
-        let owner = Owner {
-            id: "project-1".into(),
-            display_name: "Ann & Co".into(),
-        };
+        let owner = Owner { id: "project-1".into(), display_name: "Ann & Co".into() };
         let buckets = [
-            BucketEntry {
-                name: "photos".into(),
-                created_unix_millis: 1_576_107_167_000,
-            },
-            BucketEntry {
-                name: "logs.2024".into(),
-                created_unix_millis: 1_641_394_898_314,
-            },
+            BucketEntry { name: "photos".into(), created_unix_millis: 1_576_107_167_000 },
+            BucketEntry { name: "logs.2024".into(), created_unix_millis: 1_641_394_898_314 },
         ];
         assert_eq!(
             list_all_my_buckets(&owner, &buckets),
@@ -417,10 +366,7 @@ mod tests {
     #[test]
     fn list_all_my_buckets_without_buckets_keeps_an_empty_list() {
         let xml = list_all_my_buckets(&Owner::default(), &[]);
-        assert!(
-            xml.ends_with("<Buckets></Buckets></ListAllMyBucketsResult>"),
-            "{xml}"
-        );
+        assert!(xml.ends_with("<Buckets></Buckets></ListAllMyBucketsResult>"), "{xml}");
     }
 
     #[test]
@@ -430,18 +376,13 @@ mod tests {
         assert_eq!(location_constraint("us-east-1"), empty);
         assert_eq!(
             location_constraint("eu-west-1"),
-            format!(
-                "{DECL}<LocationConstraint xmlns=\"{S3_XMLNS}\">eu-west-1</LocationConstraint>"
-            )
+            format!("{DECL}<LocationConstraint xmlns=\"{S3_XMLNS}\">eu-west-1</LocationConstraint>")
         );
     }
 
     #[test]
     fn versioning_configuration_is_empty() {
-        assert_eq!(
-            versioning_configuration(),
-            format!("{DECL}<VersioningConfiguration xmlns=\"{S3_XMLNS}\"/>")
-        );
+        assert_eq!(versioning_configuration(), format!("{DECL}<VersioningConfiguration xmlns=\"{S3_XMLNS}\"/>"));
     }
 
     #[test]
@@ -456,8 +397,7 @@ mod tests {
         assert_eq!(location.as_deref(), Some("eu-central-1"));
 
         // Namespace prefixes and elements portico ignores (directory buckets) are accepted.
-        let body =
-            "<s3:CreateBucketConfiguration xmlns:s3=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+        let body = "<s3:CreateBucketConfiguration xmlns:s3=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
                     <s3:LocationConstraint> garage </s3:LocationConstraint>\
                     <Location><Name>usw2-az1</Name><Type>AvailabilityZone</Type></Location>\
                     </s3:CreateBucketConfiguration>";
@@ -475,11 +415,7 @@ mod tests {
             "<CreateBucketConfiguration><LocationConstraint> </LocationConstraint>\
              </CreateBucketConfiguration>",
         ] {
-            assert_eq!(
-                parse_create_bucket_configuration(body.as_bytes()),
-                Ok(None),
-                "{body:?}"
-            );
+            assert_eq!(parse_create_bucket_configuration(body.as_bytes()), Ok(None), "{body:?}");
         }
     }
 
@@ -495,12 +431,7 @@ mod tests {
             b"\xff\xfe<",
         ] {
             let err = parse_create_bucket_configuration(body).unwrap_err();
-            assert_eq!(
-                err.code,
-                S3ErrorCode::MalformedXML,
-                "{:?}",
-                String::from_utf8_lossy(body)
-            );
+            assert_eq!(err.code, S3ErrorCode::MalformedXML, "{:?}", String::from_utf8_lossy(body));
             assert_eq!(err.status(), 400);
         }
     }
@@ -508,8 +439,7 @@ mod tests {
     #[test]
     fn root_element_name_skips_prolog_and_prefixes() {
         assert_eq!(
-            root_element_name("<?xml version=\"1.0\"?>\n<!-- c --><a:Root xmlns:a=\"x\"/>")
-                .as_deref(),
+            root_element_name("<?xml version=\"1.0\"?>\n<!-- c --><a:Root xmlns:a=\"x\"/>").as_deref(),
             Some("Root")
         );
         assert_eq!(root_element_name("  text <Root/>"), None);
@@ -523,7 +453,9 @@ mod iso8601_parse_tests {
 
     #[test]
     fn parses_what_it_formats() {
-        for millis in [0u64, 951_782_400_000, 1_576_107_167_000, 1_641_394_898_314, 1_709_251_199_999, 4_102_444_800_123] {
+        for millis in
+            [0u64, 951_782_400_000, 1_576_107_167_000, 1_641_394_898_314, 1_709_251_199_999, 4_102_444_800_123]
+        {
             assert_eq!(parse_iso8601_millis(&iso8601_millis(millis)), Some(millis));
         }
         assert_eq!(parse_iso8601_millis("2019-12-11T23:32:47Z"), Some(1_576_107_167_000));

@@ -113,9 +113,7 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
         format!("{}{}?{}", node.base_url(), request.path, raw_query)
     };
     let js_request = Request::new_with_str_and_init(&url, &init).map_err(node_unreachable)?;
-    let promise = worker::js_sys::global()
-        .unchecked_into::<FetchGlobal>()
-        .fetch_with_request(&js_request);
+    let promise = worker::js_sys::global().unchecked_into::<FetchGlobal>().fetch_with_request(&js_request);
     let response = JsFuture::from(promise).await.map_err(node_unreachable)?;
     Ok(response.into())
 }

@@ -5,6 +5,6 @@ pub mod verify;
 
 #[cfg(target_arch = "wasm32")]
 pub mod client;
+pub mod signer;
 #[cfg(target_arch = "wasm32")]
 pub mod upload;
-pub mod signer;

@@ -141,7 +141,9 @@ mod tests {
         assert_eq!(node.host(), "127.0.0.1:3900");
         assert_eq!(node.base_url(), "http://127.0.0.1:3900");
         assert!(!format!("{nodes:?}").contains("topsecret"));
-        assert!(Nodes::parse(r#"{"x": {"endpoint": "ftp://h", "access_key_id": "a", "secret_access_key": "b"}}"#).is_err());
+        assert!(
+            Nodes::parse(r#"{"x": {"endpoint": "ftp://h", "access_key_id": "a", "secret_access_key": "b"}}"#).is_err()
+        );
         assert!(Nodes::parse("not json").is_err());
     }
 

@@ -64,11 +64,8 @@ pub fn from_node_status(status: u16, resource: &str) -> S3Error {
         416 => S3ErrorCode::InvalidRange,
         429 | 503 => S3ErrorCode::ServiceUnavailable,
         _ => {
-            return S3Error::with_message(
-                S3ErrorCode::InternalError,
-                format!("The storage node answered {status}."),
-            )
-            .resource(resource)
+            return S3Error::with_message(S3ErrorCode::InternalError, format!("The storage node answered {status}."))
+                .resource(resource)
         }
     };
     S3Error::new(code).resource(resource)
