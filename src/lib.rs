@@ -8,6 +8,7 @@ pub mod config;
 pub mod http;
 pub mod s3;
 pub mod storage;
+pub mod time;
 
 #[cfg(target_arch = "wasm32")]
 mod worker_entry;

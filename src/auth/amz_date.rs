@@ -8,72 +8,12 @@ use crate::s3::error::S3Result;
 /// How far a signed request's time may be from the server's, in either direction (S3: 15 minutes).
 pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
 
-const SECS_PER_DAY: i64 = 86_400;
-
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+use crate::time::{civil_time, unix_seconds, SECS_PER_DAY};
 
 /// Weekday names starting from Thursday, the weekday of 1970-01-01.
 const WEEKDAYS_FROM_EPOCH: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = (i64::from(month) + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The (year, month, day) of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn is_leap_year(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Unix seconds of a UTC date and time, or `None` if any field is out of range.
-fn unix_seconds(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<i64> {
-    let valid = (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
-        && hour < 24
-        && minute < 60
-        && second < 60;
-    valid.then(|| {
-        days_from_civil(year, month, day) * SECS_PER_DAY
-            + i64::from(hour) * 3600
-            + i64::from(minute) * 60
-            + i64::from(second)
-    })
-}
-
-/// Split unix seconds into (year, month, day, hour, minute, second) in UTC.
-fn civil_time(unix: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let (year, month, day) = civil_from_days(unix.div_euclid(SECS_PER_DAY));
-    let secs_of_day = unix.rem_euclid(SECS_PER_DAY) as u32;
-    (year, month, day, secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
-}
 
 /// A number made only of ASCII digits (no sign, no spaces).
 fn digits(s: &str) -> Option<u32> {
@@ -156,6 +96,7 @@ pub fn check_clock_skew(request_time: i64, now: i64, max_skew_secs: i64) -> S3Re
 mod tests {
     use super::*;
     use crate::s3::error::S3ErrorCode;
+    use crate::time::{civil_from_days, days_from_civil, days_in_month};
 
     #[test]
     fn parses_and_formats_amz_dates() {

@@ -120,61 +120,7 @@ impl XmlWriter {
     }
 }
 
-/// Format unix milliseconds as S3 does in XML: ISO 8601 in UTC with milliseconds,
-/// e.g. `2019-12-11T23:32:47.000Z`.
-pub fn iso8601_millis(unix_millis: u64) -> String {
-    let millis = unix_millis % 1000;
-    let secs = unix_millis / 1000;
-    let (year, month, day) = civil_from_days(secs / 86_400);
-    let secs_of_day = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        secs_of_day / 3600,
-        secs_of_day / 60 % 60,
-        secs_of_day % 60
-    )
-}
-
-/// Proleptic Gregorian (year, month, day) of a count of days since 1970-01-01
-/// (Howard Hinnant's `civil_from_days`, for non-negative day counts).
-/// Parse S3's ISO 8601 timestamps (`2019-12-11T23:32:47.000Z`, fraction optional) into unix
-/// milliseconds: the inverse of `iso8601_millis`.
-pub fn parse_iso8601_millis(text: &str) -> Option<u64> {
-    let text = text.trim().strip_suffix('Z')?;
-    let (date, time) = text.split_once('T')?;
-    let mut date_parts = date.splitn(3, '-').map(|p| p.parse::<u64>().ok());
-    let (year, month, day) = (date_parts.next()??, date_parts.next()??, date_parts.next()??);
-    let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
-    let mut clock_parts = clock.splitn(3, ':').map(|p| p.parse::<u64>().ok());
-    let (hour, minute, second) = (clock_parts.next()??, clock_parts.next()??, clock_parts.next()??);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970
-    {
-        return None;
-    }
-    let millis: u64 = format!("{fraction:0<3}")[..3].parse().ok()?;
-    // Days from civil (inverse of civil_from_days), epoch shifted to 0000-03-01.
-    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
-    let era = y / 400;
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * m + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = (era * 146_097 + day_of_era).checked_sub(719_468)?;
-    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
-}
-
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    // Shift the epoch to 0000-03-01 so leap days fall at the end of each 400-year era.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
+pub use crate::time::{iso8601_millis, parse_iso8601_millis};
 
 /// The owner S3 names in bucket and object listings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -321,29 +267,6 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates_match_a_day_by_day_walk() {
-        let mut date = (1970, 1, 1);
-        for days in 0..(800 * 366) {
-            assert_eq!(civil_from_days(days), date, "day {days}");
-            let (y, m, d) = date;
-            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            let month_days = match m {
-                2 if leap => 29,
-                2 => 28,
-                4 | 6 | 9 | 11 => 30,
-                _ => 31,
-            };
-            date = if d < month_days {
-                (y, m, d + 1)
-            } else if m < 12 {
-                (y, m + 1, 1)
-            } else {
-                (y + 1, 1, 1)
-            };
-        }
-    }
-
-    #[test]
     fn list_all_my_buckets_matches_the_s3_shape() {
         let owner = Owner { id: "project-1".into(), display_name: "Ann & Co".into() };
         let buckets = [
@@ -444,24 +367,5 @@ mod tests {
         );
         assert_eq!(root_element_name("  text <Root/>"), None);
         assert_eq!(root_element_name(""), None);
-    }
-}
-
-#[cfg(test)]
-mod iso8601_parse_tests {
-    use super::*;
-
-    #[test]
-    fn parses_what_it_formats() {
-        for millis in
-            [0u64, 951_782_400_000, 1_576_107_167_000, 1_641_394_898_314, 1_709_251_199_999, 4_102_444_800_123]
-        {
-            assert_eq!(parse_iso8601_millis(&iso8601_millis(millis)), Some(millis));
-        }
-        assert_eq!(parse_iso8601_millis("2019-12-11T23:32:47Z"), Some(1_576_107_167_000));
-        assert_eq!(parse_iso8601_millis("2019-12-11T23:32:47.5Z"), Some(1_576_107_167_500));
-        for bad in ["", "2019-12-11", "2019-13-11T00:00:00Z", "2019-12-11T24:00:00Z", "x-12-11T00:00:00Z"] {
-            assert_eq!(parse_iso8601_millis(bad), None, "{bad}");
-        }
     }
 }

@@ -15,11 +15,15 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import stack  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import s3http  # noqa: E402
 
 REGION = stack.REGION
 
@@ -91,16 +95,101 @@ def node(garage):
     return garage.client(boto3)
 
 
+class Backend:
+    """Read-backs straight from the storage node, bypassing the gateway: client bucket `b` key `k`
+    is backend key `b/k` in the project's backend bucket; bucket records live at
+    `.portico/buckets/<name>`."""
+
+    def __init__(self, client, bucket):
+        self.client = client
+        self.bucket = bucket
+
+    @staticmethod
+    def key(bucket: str, key: str) -> str:
+        return f"{bucket}/{key}"
+
+    @staticmethod
+    def record_key(bucket: str) -> str:
+        return f".portico/buckets/{bucket}"
+
+    def head(self, key: str):
+        """The node's HeadObject answer for a backend key, or None when it does not exist."""
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as err:
+            if err.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                return None
+            raise
+
+    def get(self, bucket: str, key: str):
+        """The stored bytes of a client object, or None when the node has no such object."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.key(bucket, key))["Body"].read()
+        except ClientError as err:
+            if err.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                return None
+            raise
+
+    def object(self, bucket: str, key: str):
+        return self.head(self.key(bucket, key))
+
+    def bucket_record(self, bucket: str):
+        return self.head(self.record_key(bucket))
+
+    def keys(self, prefix: str) -> list[str]:
+        keys = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return keys
+
+    def remove_bucket(self, bucket: str) -> None:
+        """Remove a client bucket and everything in it, whatever state the gateway left it in."""
+        for key in self.keys(f"{bucket}/"):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        self.client.delete_object(Bucket=self.bucket, Key=self.record_key(bucket))
+
+
+@pytest.fixture(scope="session")
+def backend(node, garage):
+    return Backend(node, garage.bucket)
+
+
+def unique_bucket_name(tag: str = "it") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture
-def bucket(s3):
-    """A fresh bucket, emptied and removed afterwards."""
-    name = f"it-{uuid.uuid4().hex[:12]}"
+def bucket(s3, backend):
+    """A fresh bucket, created through the gateway; removed afterwards through the node (so the
+    cleanup works whatever the test, or a gateway bug, did to it)."""
+    name = unique_bucket_name()
     s3.create_bucket(Bucket=name)
     yield name
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for obj in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=obj["Key"])
-    s3.delete_bucket(Bucket=name)
+    backend.remove_bucket(name)
+
+
+@pytest.fixture
+def new_bucket(s3, backend):
+    """Factory for more fresh buckets in one test: `new_bucket()` -> name (created through the
+    gateway unless create=False); all removed afterwards through the node."""
+    names = []
+
+    def make(tag: str = "it", create: bool = True) -> str:
+        name = unique_bucket_name(tag)
+        names.append(name)
+        if create:
+            s3.create_bucket(Bucket=name)
+        return name
+
+    yield make
+    for name in names:
+        backend.remove_bucket(name)
+
+
+@pytest.fixture(scope="session")
+def raw(gateway, creds):
+    """Raw requests to the gateway, signed with botocore's SigV4 signer (see s3http.Raw)."""
+    return s3http.Raw(gateway.endpoint, creds["access_key_id"], creds["secret_key"])
 
 
 @pytest.fixture(scope="session")
