@@ -35,7 +35,7 @@ tools:
 deps: node_modules/.installed $(VENV)/.installed
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund --no-save
 	touch $@
 
 $(VENV)/.installed: tests/requirements.txt

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-tools.sh worker >&2
-[ -x node_modules/.bin/esbuild ] || npm ci --no-audit --no-fund >&2
+[ -x node_modules/.bin/esbuild ] || npm install --no-audit --no-fund --no-save >&2
 export WASM_BINDGEN_BIN="${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen"
 export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

@@ -37,7 +37,7 @@ want_worker_build() {
 }
 
 want_garage() {
-  if [ -x "$CARGO_BIN/garage" ] && "$CARGO_BIN/garage" --version 2>/dev/null | grep -q "v$GARAGE_VERSION"; then return; fi
+  if [ -x "$CARGO_BIN/garage" ] && "$CARGO_BIN/garage" --version 2>/dev/null | grep -q "[: v]$GARAGE_VERSION\b"; then return; fi
   log "installing garage $GARAGE_VERSION from crates.io (~12 min on 2 cores, once)"
   cargo install garage --version "$GARAGE_VERSION" --locked --force
 }

@@ -206,7 +206,12 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for_http(self.endpoint + "/", 60, self.process, log)
+        # serve.mjs prints "ready" only after the KV entries are in place.
+        deadline = time.monotonic() + 60
+        while "ready " not in log.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.05)
         return self
 
     def stop(self) -> None:

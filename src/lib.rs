@@ -10,5 +10,6 @@ pub mod s3;
 pub mod storage;
 pub mod time;
 
+pub mod base64;
 #[cfg(target_arch = "wasm32")]
 mod worker_entry;

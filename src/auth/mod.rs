@@ -4,5 +4,7 @@ pub mod credential;
 pub mod secret;
 pub mod sigv4;
 
+pub mod grant;
 #[cfg(target_arch = "wasm32")]
 pub mod runtime;
+pub mod sigv2;

@@ -9,7 +9,7 @@ use web_sys::{Headers, Request, RequestInit, Response};
 use crate::auth::secret::SecretKey;
 use crate::http::{hex, uri_encode};
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
-use crate::storage::node::NodeConfig;
+use crate::storage::node::{node_signing_path, NodeConfig};
 use crate::storage::signer::sign_node_request;
 
 /// Payload hash sent (and signed) when the gateway streams a body it has verified itself or that
@@ -85,7 +85,7 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
     let signed = sign_node_request(
         request.method,
         node.host(),
-        &request.path,
+        &node_signing_path(&request.path),
         &raw_query,
         &request.headers,
         &payload_hash,

@@ -115,10 +115,24 @@ pub struct BucketRecord {
     pub region: Option<String>,
 }
 
-/// The request path for a backend key, path-style on the node. The key is encoded as one segment
-/// ('/' as %2F) so no segment of it can be a `.` or `..` that a URL parser would collapse.
+/// The request path for a backend key, path-style on the node. Slashes stay slashes (nodes such
+/// as Garage decode the path before checking signatures), except the slash before a `.` or `..`
+/// segment, which is sent as %2F so that no URL parser on the way collapses the segment.
 pub fn node_object_path(backend_bucket: &str, backend_key: &str) -> String {
-    format!("/{}/{}", uri_encode(backend_bucket, false), uri_encode(backend_key, false))
+    let mut path = format!("/{}/", uri_encode(backend_bucket, false));
+    for (i, segment) in backend_key.split('/').enumerate() {
+        if i > 0 {
+            path.push_str(if matches!(segment, "." | "..") { "%2F" } else { "/" });
+        }
+        path.push_str(&uri_encode(segment, false));
+    }
+    path
+}
+
+/// The path a node canonicalizes for SigV4: the sent path decoded and re-encoded with '/' kept,
+/// which is what S3 implementations compute from a path carrying %2F.
+pub fn node_signing_path(sent_path: &str) -> String {
+    crate::http::uri_encode_bytes(&crate::http::percent_decode_bytes(sent_path), true)
 }
 
 /// The request path for the backend bucket itself.
@@ -148,10 +162,25 @@ mod tests {
     }
 
     #[test]
-    fn object_paths_keep_dot_segments_inside_one_encoded_segment() {
-        assert_eq!(node_object_path("dev", "photos/a/../b c.jpg"), "/dev/photos%2Fa%2F..%2Fb%20c.jpg");
+    fn object_paths_never_contain_dot_segments() {
+        assert_eq!(node_object_path("dev", "photos/a b/c.jpg"), "/dev/photos/a%20b/c.jpg");
+        assert_eq!(node_object_path("dev", "photos/a/../b"), "/dev/photos/a%2F../b");
         assert_eq!(node_object_path("dev", &object_backend_key("b", "..")), "/dev/b%2F..");
+        assert_eq!(node_object_path("dev", &object_backend_key("b", "./x/.")), "/dev/b%2F./x%2F.");
+        assert_eq!(node_object_path("dev", &object_backend_key("b", "//a//")), "/dev/b///a//");
+        assert_eq!(node_object_path("dev", &object_backend_key("b", "...")), "/dev/b/...");
         assert_eq!(node_bucket_path("dev"), "/dev");
+        for key in ["a/../b", "..", "./x/.", "a%2Fb", "€ +"] {
+            let path = node_object_path("dev", &object_backend_key("b", key));
+            assert!(path.split('/').all(|segment| segment != "." && segment != ".."), "{path}");
+            assert_eq!(crate::http::percent_decode(&path), format!("/dev/b/{key}"));
+        }
+    }
+
+    #[test]
+    fn signing_path_is_the_decoded_path_reencoded_with_slashes() {
+        assert_eq!(node_signing_path("/dev/photos/a%2F../b%20c"), "/dev/photos/a/../b%20c");
+        assert_eq!(node_signing_path("/dev/a%FF"), "/dev/a%FF");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 // Serves the built worker in workerd through Miniflare 4 for the integration tests.
 // Config (JSON in PORTICO_MF_CONFIG): { port, bindings: {NAME: value}, kv: [{key, value}] }.
-import { Miniflare } from "miniflare";
+import { Log, LogLevel, Miniflare } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
@@ -18,8 +18,10 @@ const mf = new Miniflare({
     { type: "CompiledWasm", include: ["**/*.wasm"] },
   ],
   compatibilityDate: "2026-06-01",
+  cf: false,
   kvNamespaces: ["PORTICO_KV"],
   bindings: config.bindings,
+  log: new Log(LogLevel.INFO),
 });
 
 const url = await mf.ready;

@@ -51,6 +51,21 @@ def seeds(garage):
     return {"main": main, "expired": expired}
 
 
+def wait_for_kv_seeded(worker, timeout: float = 30) -> None:
+    """Miniflare answers HTTP as soon as it is up, but serve.mjs writes the KV entries after that
+    and prints `ready` only once they are in: until then every credential is unknown."""
+    log = worker.workdir / "miniflare.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and "ready" in log.read_text():
+            return
+        if worker.process is not None and worker.process.poll() is not None:
+            break
+        time.sleep(0.05)
+    tail = log.read_text()[-3000:] if log.exists() else ""
+    raise RuntimeError(f"the worker did not finish seeding KV within {timeout}s\n{tail}")
+
+
 @pytest.fixture(scope="session")
 def gateway(garage, seeds, workdir):
     kv = [entry for seed in seeds.values() for entry in seed["kv"]]
@@ -63,6 +78,7 @@ def gateway(garage, seeds, workdir):
         kv_entries=kv,
         workdir=workdir / "worker",
     ).start_miniflare()
+    wait_for_kv_seeded(worker)
     yield worker
     worker.stop()
 

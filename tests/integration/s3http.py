@@ -58,8 +58,8 @@ def encode_query(params: dict | list | None) -> str:
 class _Signer(S3SigV4Auth):
     """botocore's S3 SigV4 signer with the payload hash chosen by the caller."""
 
-    def __init__(self, credentials, payload_hash: str | None):
-        super().__init__(credentials, "s3", REGION)
+    def __init__(self, credentials, payload_hash: str | None, region: str = REGION):
+        super().__init__(credentials, "s3", region)
         self._payload_hash = payload_hash
 
     def payload(self, request):
@@ -113,23 +113,28 @@ class Raw:
         secret_key: str | None = None,
         payload_hash: str | None = None,
         clock_offset: datetime.timedelta | None = None,
+        region: str = REGION,
+        unsigned_headers: dict | None = None,
         timeout: float = 60,
     ) -> requests.Response:
         """`path` is the already-encoded request path (use `encode_key`). `host` replaces the Host
         header (and the host name signed) while the request still goes to the gateway's address.
-        `send_body`, when given, is sent instead of the signed `body` (same length or not)."""
+        `send_body`, when given, is sent instead of the signed `body` (same length or not), and
+        `unsigned_headers` are added after signing (they replace signed ones of the same name)."""
         qs = encode_query(query)
         signed_host = host or self.netloc
         url_signed = f"http://{signed_host}{path}" + (f"?{qs}" if qs else "")
         headers = dict(headers or {})
+        if host is not None:
+            headers["Host"] = host  # signed as given (case and port included)
         if sign:
             credentials = Credentials(access_key or self.access_key, secret_key or self.secret_key)
             aws_request = AWSRequest(method=method, url=url_signed, headers=headers, data=body)
             with shifted_clock(clock_offset):
-                _Signer(credentials, payload_hash).add_auth(aws_request)
+                _Signer(credentials, payload_hash, region).add_auth(aws_request)
             headers = dict(aws_request.headers.items())
-        if host is not None:
-            headers["Host"] = host
+        if unsigned_headers:
+            headers.update(unsigned_headers)
         url = f"{self.endpoint}{path}" + (f"?{qs}" if qs else "")
         data = body if send_body is None else send_body
         return requests.request(method, url, headers=headers, data=data, timeout=timeout)

@@ -1,0 +1,456 @@
+"""Object operations: PutObject, GetObject (whole and ranged), HeadObject, DeleteObject; headers
+and user metadata round-trips; awkward keys; empty and large objects. Every write is read back
+from the storage node as well as through the gateway."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import gzip
+import hashlib
+import os
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from s3http import assert_s3_error, describe, encode_key, md5_etag
+
+DATA = bytes(range(256)) * 4  # 1024 bytes, every byte value, position-dependent content
+SIZE = len(DATA)
+
+
+def error_code(excinfo) -> str:
+    return excinfo.value.response["Error"]["Code"]
+
+
+def status_of(excinfo) -> int:
+    return excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@pytest.fixture(scope="module")
+def shared_bucket(s3, backend):
+    """One bucket for the tests of this module that each use their own keys."""
+    name = f"it-objects-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    yield name
+    backend.remove_bucket(name)
+
+
+def unique_key(prefix: str = "obj") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# ---------------------------------------------------------------- Put / Get / Head
+
+
+def test_put_get_head_round_trip(s3, backend, shared_bucket):
+    key = unique_key()
+    put = s3.put_object(Bucket=shared_bucket, Key=key, Body=DATA)
+    assert put["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert put["ETag"] == md5_etag(DATA)
+
+    got = s3.get_object(Bucket=shared_bucket, Key=key)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert got["Body"].read() == DATA
+    assert got["ContentLength"] == SIZE
+    assert got["ETag"] == put["ETag"]
+    assert isinstance(got["LastModified"], datetime.datetime)
+
+    head = s3.head_object(Bucket=shared_bucket, Key=key)
+    assert head["ContentLength"] == SIZE
+    assert head["ETag"] == put["ETag"]
+    assert head["LastModified"] == got["LastModified"]
+
+    # Stored where the design says: backend key "<bucket>/<key>", bytes untouched (plain project).
+    assert backend.get(shared_bucket, key) == DATA
+
+
+def test_raw_get_and_head_headers(raw, s3, shared_bucket):
+    key = unique_key()
+    s3.put_object(Bucket=shared_bucket, Key=key, Body=DATA, ContentType="application/x-test")
+    r = raw.request("GET", f"/{shared_bucket}/{key}")
+    assert r.status_code == 200, describe(r)
+    assert r.content == DATA
+    assert r.headers["content-length"] == str(SIZE)
+    assert r.headers["etag"] == md5_etag(DATA)
+    assert r.headers["content-type"] == "application/x-test"
+    assert r.headers.get("last-modified")
+    assert r.headers.get("x-amz-request-id")
+
+    h = raw.request("HEAD", f"/{shared_bucket}/{key}")
+    assert h.status_code == 200, describe(h)
+    assert h.content == b""
+    assert h.headers["content-length"] == str(SIZE)
+    assert h.headers["etag"] == md5_etag(DATA)
+    assert h.headers["content-type"] == "application/x-test"
+    assert h.headers["last-modified"] == r.headers["last-modified"]
+
+
+def test_overwrite_replaces_content(s3, backend, shared_bucket):
+    key = unique_key()
+    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"first version")
+    second = s3.put_object(Bucket=shared_bucket, Key=key, Body=b"second, longer version")
+    assert second["ETag"] == md5_etag(b"second, longer version")
+    got = s3.get_object(Bucket=shared_bucket, Key=key)
+    assert got["Body"].read() == b"second, longer version"
+    assert got["ETag"] == second["ETag"]
+    assert backend.get(shared_bucket, key) == b"second, longer version"
+
+
+def test_metadata_and_object_headers_round_trip(s3, raw, backend, shared_bucket):
+    key = unique_key()
+    body = gzip.compress(b"hello, compressed world\n" * 100)
+    expires = datetime.datetime(2031, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    put = s3.put_object(
+        Bucket=shared_bucket,
+        Key=key,
+        Body=body,
+        Metadata={"colour": "blue", "Multi-Word-Name": "Some Value With Spaces", "n": "42"},
+        ContentType="text/plain; charset=utf-8",
+        CacheControl="max-age=3600, public",
+        ContentDisposition='attachment; filename="report.txt"',
+        ContentEncoding="gzip",
+        ContentLanguage="en-GB",
+        Expires=expires,
+    )
+    expected_meta = {"colour": "blue", "multi-word-name": "Some Value With Spaces", "n": "42"}
+
+    for answer in (s3.head_object(Bucket=shared_bucket, Key=key), s3.get_object(Bucket=shared_bucket, Key=key)):
+        assert answer["Metadata"] == expected_meta
+        assert answer["ContentType"] == "text/plain; charset=utf-8"
+        assert answer["CacheControl"] == "max-age=3600, public"
+        assert answer["ContentDisposition"] == 'attachment; filename="report.txt"'
+        assert answer["ContentEncoding"] == "gzip"
+        assert answer["ContentLanguage"] == "en-GB"
+        assert answer["ContentLength"] == len(body)
+        assert answer["ETag"] == put["ETag"] == md5_etag(body)
+        if "Body" in answer:
+            # The stored bytes come back as stored: no decompression or re-compression on the way.
+            assert answer["Body"].read() == body
+    assert s3.head_object(Bucket=shared_bucket, Key=key)["ResponseMetadata"]["HTTPHeaders"].get("expires") == (
+        "Sun, 02 Jan 2031 03:04:05 GMT"
+    )
+
+    # Raw bytes on the wire, not decoded by the HTTP client.
+    r = raw.request("GET", f"/{shared_bucket}/{key}")
+    assert r.status_code == 200, describe(r)
+    assert r.headers.get("content-encoding") == "gzip"
+    assert r.headers.get("content-length") == str(len(body))
+
+    # On the node: same bytes, same metadata.
+    assert backend.get(shared_bucket, key) == body
+    stored = backend.object(shared_bucket, key)
+    assert stored["Metadata"] == expected_meta
+    assert stored["ContentType"] == "text/plain; charset=utf-8"
+
+
+def test_response_header_overrides(s3, shared_bucket):
+    key = unique_key()
+    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"{}", ContentType="text/plain")
+    got = s3.get_object(
+        Bucket=shared_bucket,
+        Key=key,
+        ResponseContentType="application/json",
+        ResponseContentDisposition='inline; filename="x.json"',
+        ResponseCacheControl="no-store",
+    )
+    assert got["Body"].read() == b"{}"
+    assert got["ContentType"] == "application/json"
+    assert got["ContentDisposition"] == 'inline; filename="x.json"'
+    assert got["CacheControl"] == "no-store"
+    # The stored object is unchanged.
+    assert s3.head_object(Bucket=shared_bucket, Key=key)["ContentType"] == "text/plain"
+
+
+def test_empty_object(s3, raw, backend, shared_bucket):
+    key = unique_key("empty")
+    put = s3.put_object(Bucket=shared_bucket, Key=key, Body=b"")
+    assert put["ETag"] == md5_etag(b"")
+    got = s3.get_object(Bucket=shared_bucket, Key=key)
+    assert got["Body"].read() == b""
+    assert got["ContentLength"] == 0
+    assert got["ETag"] == md5_etag(b"")
+    assert s3.head_object(Bucket=shared_bucket, Key=key)["ContentLength"] == 0
+    assert backend.get(shared_bucket, key) == b""
+
+    r = raw.request("PUT", f"/{shared_bucket}/{key}-raw", body=b"")
+    assert r.status_code == 200, describe(r)
+    assert r.headers.get("etag") == md5_etag(b"")
+    assert backend.get(shared_bucket, f"{key}-raw") == b""
+
+
+def test_directory_marker_object(s3, backend, shared_bucket):
+    key = unique_key("folder") + "/"
+    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"")
+    assert s3.head_object(Bucket=shared_bucket, Key=key)["ContentLength"] == 0
+    listed = s3.list_objects_v2(Bucket=shared_bucket, Prefix=key)
+    assert [o["Key"] for o in listed["Contents"]] == [key]
+    assert backend.object(shared_bucket, key) is not None
+
+
+def test_large_object_round_trips_byte_identical(s3, backend, shared_bucket):
+    key = unique_key("large")
+    data = os.urandom(20 * 1024 * 1024)
+    digest = hashlib.sha256(data).hexdigest()
+    put = s3.put_object(Bucket=shared_bucket, Key=key, Body=data)
+    assert put["ETag"] == md5_etag(data)
+
+    got = s3.get_object(Bucket=shared_bucket, Key=key)
+    assert got["ContentLength"] == len(data)
+    hasher = hashlib.sha256()
+    received = 0
+    for chunk in got["Body"].iter_chunks(1024 * 1024):
+        hasher.update(chunk)
+        received += len(chunk)
+    assert received == len(data)
+    assert hasher.hexdigest() == digest
+
+    # A range deep inside the object, crossing a MiB boundary.
+    start, end = 7 * 1024 * 1024 - 100, 7 * 1024 * 1024 + 99
+    ranged = s3.get_object(Bucket=shared_bucket, Key=key, Range=f"bytes={start}-{end}")
+    assert ranged["Body"].read() == data[start : end + 1]
+    assert ranged["ContentRange"] == f"bytes {start}-{end}/{len(data)}"
+
+    stored = backend.object(shared_bucket, key)
+    assert stored["ContentLength"] == len(data)
+    assert stored["ETag"] == put["ETag"]
+    s3.delete_object(Bucket=shared_bucket, Key=key)
+
+
+# ---------------------------------------------------------------- Range
+
+
+@pytest.fixture(scope="module")
+def ranged_key(s3, shared_bucket):
+    key = unique_key("ranged")
+    s3.put_object(Bucket=shared_bucket, Key=key, Body=DATA)
+    return key
+
+
+@pytest.mark.parametrize(
+    "header,first,last",
+    [
+        ("bytes=0-9", 0, 9),
+        ("bytes=0-0", 0, 0),
+        ("bytes=100-199", 100, 199),
+        ("bytes=1023-1023", 1023, 1023),
+        ("bytes=1000-", 1000, 1023),
+        ("bytes=0-", 0, 1023),
+        ("bytes=-24", 1000, 1023),
+        ("bytes=-1", 1023, 1023),
+        ("bytes=1020-5000", 1020, 1023),  # end beyond the size is clamped
+        ("bytes=-5000", 0, 1023),  # suffix longer than the object: all of it
+    ],
+)
+def test_get_range(s3, raw, shared_bucket, ranged_key, header, first, last):
+    got = s3.get_object(Bucket=shared_bucket, Key=ranged_key, Range=header)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert got["Body"].read() == DATA[first : last + 1]
+    assert got["ContentLength"] == last - first + 1
+    assert got["ContentRange"] == f"bytes {first}-{last}/{SIZE}"
+    assert got["ETag"] == md5_etag(DATA)
+
+    r = raw.request("GET", f"/{shared_bucket}/{ranged_key}", headers={"Range": header})
+    assert r.status_code == 206, describe(r)
+    assert r.content == DATA[first : last + 1]
+    assert r.headers["content-range"] == f"bytes {first}-{last}/{SIZE}"
+    assert r.headers["content-length"] == str(last - first + 1)
+
+
+@pytest.mark.parametrize("header", ["bytes=1024-", "bytes=1024-2000", "bytes=5000-6000"])
+def test_unsatisfiable_range_is_invalid_range(s3, raw, shared_bucket, ranged_key, header):
+    r = raw.request("GET", f"/{shared_bucket}/{ranged_key}", headers={"Range": header})
+    assert_s3_error(r, 416, "InvalidRange")
+    assert r.headers.get("content-range") == f"bytes */{SIZE}", describe(r)
+
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=shared_bucket, Key=ranged_key, Range=header)
+    assert error_code(excinfo) == "InvalidRange"
+    assert status_of(excinfo) == 416
+
+
+# ---------------------------------------------------------------- missing things
+
+
+def test_get_missing_key_is_no_such_key(s3, raw, shared_bucket):
+    key = unique_key("missing")
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=shared_bucket, Key=key)
+    assert error_code(excinfo) == "NoSuchKey"
+    assert status_of(excinfo) == 404
+    doc = assert_s3_error(raw.request("GET", f"/{shared_bucket}/{key}"), 404, "NoSuchKey")
+    # S3 names the key (in <Key>) or the resource; the gateway uses <Resource>.
+    assert key in (doc.get("Key", "") + doc.get("Resource", "")), doc
+
+    h = raw.request("HEAD", f"/{shared_bucket}/{key}")
+    assert h.status_code == 404, describe(h)
+    assert h.content == b""
+    with pytest.raises(ClientError) as excinfo:
+        s3.head_object(Bucket=shared_bucket, Key=key)
+    assert status_of(excinfo) == 404
+
+
+def test_object_operations_on_missing_bucket(s3, raw, backend, new_bucket):
+    name = new_bucket(create=False)
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=name, Key="k")
+    assert error_code(excinfo) == "NoSuchBucket"
+    assert_s3_error(raw.request("GET", f"/{name}/k"), 404, "NoSuchBucket")
+
+    h = raw.request("HEAD", f"/{name}/k")
+    assert h.status_code == 404, describe(h)
+
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_object(Bucket=name, Key="k", Body=b"orphan")
+    assert error_code(excinfo) == "NoSuchBucket"
+    assert status_of(excinfo) == 404
+    assert_s3_error(raw.request("PUT", f"/{name}/k", body=b"orphan"), 404, "NoSuchBucket")
+    # Nothing was written for the missing bucket.
+    assert backend.keys(f"{name}/") == []
+    assert backend.bucket_record(name) is None
+
+
+# ---------------------------------------------------------------- DeleteObject
+
+
+def test_delete_object(s3, raw, backend, shared_bucket):
+    key = unique_key("del")
+    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"short-lived")
+    r = raw.request("DELETE", f"/{shared_bucket}/{key}")
+    assert r.status_code == 204, describe(r)
+    assert r.content == b""
+    assert backend.object(shared_bucket, key) is None
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=shared_bucket, Key=key)
+    assert error_code(excinfo) == "NoSuchKey"
+    assert key not in [o["Key"] for o in s3.list_objects_v2(Bucket=shared_bucket, Prefix=key).get("Contents", [])]
+
+
+def test_delete_object_is_idempotent(s3, raw, shared_bucket):
+    key = unique_key("never-existed")
+    assert s3.delete_object(Bucket=shared_bucket, Key=key)["ResponseMetadata"]["HTTPStatusCode"] == 204
+    r = raw.request("DELETE", f"/{shared_bucket}/{key}")
+    assert r.status_code == 204, describe(r)
+
+
+def test_delete_object_only_deletes_that_key(s3, backend, shared_bucket):
+    base = unique_key("sib")
+    for k in (base, base + "x", base + "/child"):
+        s3.put_object(Bucket=shared_bucket, Key=k, Body=k.encode())
+    s3.delete_object(Bucket=shared_bucket, Key=base)
+    assert backend.object(shared_bucket, base) is None
+    assert backend.get(shared_bucket, base + "x") == (base + "x").encode()
+    assert backend.get(shared_bucket, base + "/child") == (base + "/child").encode()
+
+
+def test_delete_object_on_missing_bucket(s3, raw, new_bucket):
+    name = new_bucket(create=False)
+    with pytest.raises(ClientError) as excinfo:
+        s3.delete_object(Bucket=name, Key="k")
+    assert error_code(excinfo) == "NoSuchBucket"
+    assert status_of(excinfo) == 404
+    assert_s3_error(raw.request("DELETE", f"/{name}/k"), 404, "NoSuchBucket")
+
+
+# ---------------------------------------------------------------- integrity of plain PUTs
+
+
+def test_wrong_content_md5_is_bad_digest_and_keeps_old_content(s3, raw, backend, shared_bucket):
+    key = unique_key("md5")
+    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"original")
+    wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
+    r = raw.request("PUT", f"/{shared_bucket}/{key}", body=b"replacement", headers={"Content-MD5": wrong})
+    assert_s3_error(r, 400, "BadDigest")
+    assert s3.get_object(Bucket=shared_bucket, Key=key)["Body"].read() == b"original"
+    assert backend.get(shared_bucket, key) == b"original"
+
+
+def test_correct_content_md5_is_accepted(s3, raw, backend, shared_bucket):
+    key = unique_key("md5ok")
+    body = b"checked body"
+    good = base64.b64encode(hashlib.md5(body).digest()).decode()
+    r = raw.request("PUT", f"/{shared_bucket}/{key}", body=body, headers={"Content-MD5": good})
+    assert r.status_code == 200, describe(r)
+    assert backend.get(shared_bucket, key) == body
+
+
+def test_wrong_checksum_header_is_bad_digest_and_keeps_old_content(s3, raw, backend, shared_bucket):
+    key = unique_key("crc")
+    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"original")
+    # CRC32 of b"something else", not of the body sent.
+    import zlib
+
+    wrong = base64.b64encode(zlib.crc32(b"something else").to_bytes(4, "big")).decode()
+    r = raw.request("PUT", f"/{shared_bucket}/{key}", body=b"replacement", headers={"x-amz-checksum-crc32": wrong})
+    assert_s3_error(r, 400, "BadDigest")
+    assert s3.get_object(Bucket=shared_bucket, Key=key)["Body"].read() == b"original"
+    assert backend.get(shared_bucket, key) == b"original"
+
+
+# ---------------------------------------------------------------- keys
+
+
+AWKWARD_KEYS = [
+    "with space",
+    "  leading and trailing spaces  ",
+    "plus+sign",
+    "100%",
+    "percent%20not-an-escape",
+    "question?mark",
+    "hash#tag",
+    "amp&equals=semi;colon",
+    "unicode-ünïcödé/日本語/😀",
+    "//double//slashes",
+    "a/../b",
+    "./dot/./segments/.",
+    "..",
+    "trailing/",
+    "xml<&>\"'chars",
+    "tilde~star*paren()quote'bang!",
+    "brackets[]{}caret^pipe|backtick`",
+    "back\\slash",
+    "colon:comma,at@dollar$",
+    "tab\tchar",
+]
+
+
+@pytest.mark.parametrize("key", AWKWARD_KEYS, ids=lambda k: k.encode("unicode_escape").decode())
+def test_awkward_keys_round_trip(s3, backend, new_bucket, key):
+    bucket = new_bucket()
+    body = b"content of " + key.encode("utf-8")
+    put = s3.put_object(Bucket=bucket, Key=key, Body=body)
+    assert put["ETag"] == md5_etag(body)
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == len(body)
+
+    # The node holds exactly "<bucket>/<key>": no normalization of the key on the way.
+    assert backend.keys(f"{bucket}/") == [f"{bucket}/{key}"]
+    assert backend.get(bucket, key) == body
+
+    listed = s3.list_objects_v2(Bucket=bucket)
+    assert [o["Key"] for o in listed["Contents"]] == [key]
+    listed_v1 = s3.list_objects(Bucket=bucket)
+    assert [o["Key"] for o in listed_v1["Contents"]] == [key]
+
+    assert s3.delete_object(Bucket=bucket, Key=key)["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert backend.keys(f"{bucket}/") == []
+
+
+def test_percent_encoded_path_is_decoded_once(raw, backend, bucket):
+    """`%2F` in a path is a '/' in the key; `%2525` is a literal "%25"."""
+    r = raw.request("PUT", f"/{bucket}/a%2Fb%3Fc%2525d", body=b"x")
+    assert r.status_code == 200, describe(r)
+    assert backend.keys(f"{bucket}/") == [f"{bucket}/a/b?c%25d"]
+    g = raw.request("GET", f"/{bucket}/" + encode_key("a/b?c%25d"))
+    assert g.status_code == 200, describe(g)
+    assert g.content == b"x"
+
+
+def test_longest_key_and_too_long_key(s3, raw, backend, bucket):
+    longest = "k" * 1024
+    s3.put_object(Bucket=bucket, Key=longest, Body=b"ok")
+    assert backend.get(bucket, longest) == b"ok"
+    r = raw.request("PUT", f"/{bucket}/" + "k" * 1025, body=b"no")
+    assert_s3_error(r, 400, "KeyTooLongError")
+    assert backend.object(bucket, "k" * 1025) is None
