@@ -287,15 +287,19 @@ def dev(port: int) -> None:
     print(lines, flush=True)
     print("\nCtrl-C stops the worker and the storage node.", flush=True)
 
-    def stop(*_):
+    # Cleanup runs in the main flow, not in a signal handler: a handler interrupting
+    # Popen.wait() and waiting again would deadlock on Popen's internal lock.
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        wrangler.wait()
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+    finally:
         stop_process(wrangler)
         garage.stop()
-        sys.exit(0)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    wrangler.wait()
-    garage.stop()
 
 
 if __name__ == "__main__":

@@ -87,6 +87,15 @@ const OP_WRITE: u8 = 2;
 const OP_LIST: u8 = 4;
 const OP_DELETE: u8 = 8;
 
+/// `bit` when `set`, else 0.
+fn flag(set: bool, bit: u8) -> u8 {
+    if set {
+        bit
+    } else {
+        0
+    }
+}
+
 /// One kind of access a request needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
@@ -125,10 +134,7 @@ impl Permissions {
     }
 
     fn to_bits(self) -> u8 {
-        u8::from(self.read) * OP_READ
-            | u8::from(self.write) * OP_WRITE
-            | u8::from(self.list) * OP_LIST
-            | u8::from(self.delete) * OP_DELETE
+        flag(self.read, OP_READ) | flag(self.write, OP_WRITE) | flag(self.list, OP_LIST) | flag(self.delete, OP_DELETE)
     }
 
     fn from_bits(bits: u8) -> Option<Permissions> {
@@ -464,9 +470,9 @@ impl Caveat {
     /// The canonical encoding (the caveat body of the binary layout): the HMAC chain's input.
     fn encode(&self) -> Result<Vec<u8>, GrantError> {
         let mut out = Vec::with_capacity(32);
-        let present = u8::from(self.operations.is_some()) * HAS_OPERATIONS
-            | u8::from(self.not_before.is_some()) * HAS_NOT_BEFORE
-            | u8::from(self.not_after.is_some()) * HAS_NOT_AFTER;
+        let present = flag(self.operations.is_some(), HAS_OPERATIONS)
+            | flag(self.not_before.is_some(), HAS_NOT_BEFORE)
+            | flag(self.not_after.is_some(), HAS_NOT_AFTER);
         out.push(present);
         if let Some(operations) = self.operations {
             out.push(operations.to_bits());
@@ -653,8 +659,12 @@ impl Grant {
     pub fn visible_buckets(&self) -> Option<Vec<String>> {
         let mut restricting = self.caveats.iter().filter(|caveat| !caveat.buckets.is_empty());
         let first = restricting.next()?;
-        let mut visible: Vec<String> = first.buckets.clone();
-        visible.dedup();
+        let mut visible: Vec<String> = Vec::with_capacity(first.buckets.len());
+        for bucket in &first.buckets {
+            if !visible.contains(bucket) {
+                visible.push(bucket.clone());
+            }
+        }
         for caveat in restricting {
             visible.retain(|bucket| caveat.buckets.contains(bucket));
         }
@@ -1285,6 +1295,8 @@ mod tests {
         let prefix_only = root().restrict(Caveat { prefixes: strings(&["p/"]), ..caveat() }).unwrap();
         assert_eq!(prefix_only.visible_buckets(), None);
         assert_eq!(restricted().visible_buckets(), Some(strings(&["photos"])));
+        let repeated = root().restrict(Caveat { buckets: strings(&["a", "b", "a"]), ..caveat() }).unwrap();
+        assert_eq!(repeated.visible_buckets(), Some(strings(&["a", "b"])));
     }
 
     #[test]
