@@ -171,13 +171,43 @@ def portico_cli() -> Path:
     return binary
 
 
-def mint_credential(project: str, node: str, backend_bucket: str, *, expires_at: int | None = None) -> dict:
-    """Ask the CLI for a project record and a registered credential, as KV entries."""
-    args = [str(portico_cli()), "dev-seed", "--project", project, "--node", node, "--backend-bucket", backend_bucket]
-    if expires_at is not None:
-        args += ["--expires-at", str(expires_at)]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+def new_operator_secrets() -> dict:
+    """A fresh master secret (grant root keys derive from it) and admin API token."""
+    return {"PORTICO_MASTER_SECRET": secrets.token_hex(32), "PORTICO_ADMIN_TOKEN": secrets.token_hex(24)}
+
+
+def api_call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict | None]:
+    """One JSON call to the worker's credential API: (status, parsed JSON or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, payload = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        status, payload = err.code, err.read()
+    return status, (json.loads(payload) if payload else None)
+
+
+def create_project(endpoint: str, admin_token: str, node: str, backend_bucket: str, project_id: str | None = None) -> dict:
+    """Create a project through the admin API; returns {"project", "access_grant"}."""
+    body = {"node": node, "backend_bucket": backend_bucket}
+    if project_id:
+        body["id"] = project_id
+    status, answer = api_call("POST", f"{endpoint}/v1/admin/projects", body, admin_token)
+    if status != 201:
+        raise RuntimeError(f"creating project failed: {status} {answer}")
+    return answer
+
+
+def register(endpoint: str, grant: str, public: bool = False) -> dict:
+    """Register a grant as S3 credentials: {"access_key_id", "secret_key", "endpoint"}."""
+    status, answer = api_call("POST", f"{endpoint}/v1/access", {"access_grant": grant, "public": public})
+    if status != 200:
+        raise RuntimeError(f"registering the grant failed: {status} {answer}")
+    return answer
 
 
 @dataclass
@@ -255,23 +285,14 @@ def dev(port: int) -> None:
     garage.start()
     atexit.register(garage.stop)
 
-    (ROOT / ".dev.vars").write_text(f"PORTICO_NODES='{json.dumps({'local': garage.node_json()})}'\n")
-    creds_file = state / "credential.json"
-    if not creds_file.exists():
-        seed = mint_credential("dev", "local", garage.bucket)
-        creds_file.write_text(json.dumps(seed))
-    seed = json.loads(creds_file.read_text())
-    bulk = state / "kv-seed.json"
-    bulk.write_text(json.dumps(seed["kv"]))
+    secrets_file = state / "operator-secrets.json"
+    if not secrets_file.exists():
+        secrets_file.write_text(json.dumps(new_operator_secrets()))
+    operator = json.loads(secrets_file.read_text())
+    dev_vars = {"PORTICO_NODES": json.dumps({"local": garage.node_json()}), **operator}
+    (ROOT / ".dev.vars").write_text("".join(f"{name}='{value}'\n" for name, value in dev_vars.items()))
     persist = state / "wrangler-state"
     env = dict(os.environ, **QUIET_WRANGLER, PATH=f"{NODE_BIN}:{os.environ['PATH']}")
-    subprocess.run(
-        [str(NODE_BIN / "wrangler"), "kv", "bulk", "put", "--local", "--persist-to", str(persist), "--binding", "PORTICO_KV", str(bulk)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
     wrangler = subprocess.Popen(
         [str(NODE_BIN / "wrangler"), "dev", "--ip", "127.0.0.1", "--port", str(port), "--persist-to", str(persist)],
         cwd=ROOT,
@@ -281,11 +302,19 @@ def dev(port: int) -> None:
     atexit.register(stop_process, wrangler)
     endpoint = f"http://127.0.0.1:{port}"
     wait_for_http(endpoint + "/", 120, wrangler)
+    # The dev project and its credential persist with the local KV; make them once.
+    creds_file = state / "credential.json"
+    if not creds_file.exists():
+        project = create_project(endpoint, operator["PORTICO_ADMIN_TOKEN"], "local", garage.bucket, "dev")
+        (state / "root-grant").write_text(project["access_grant"] + "\n")
+        creds_file.write_text(json.dumps(register(endpoint, project["access_grant"])))
+    seed = {"credential": json.loads(creds_file.read_text())}
     lines = env_lines(endpoint, seed["credential"], garage)
     (state / "env").write_text(lines + "\n")
     print("\nportico is running. Credentials (also in .dev/env; `source .dev/env`):\n", flush=True)
     print(lines, flush=True)
-    print("\nCtrl-C stops the worker and the storage node.", flush=True)
+    print(f"\nThe dev project's root access grant is in {state / 'root-grant'}; the admin token in {secrets_file}.")
+    print("Ctrl-C stops the worker and the storage node.", flush=True)
 
     # Cleanup runs in the main flow, not in a signal handler: a handler interrupting
     # Popen.wait() and waiting again would deadlock on Popen's internal lock.

@@ -12,4 +12,6 @@ pub mod time;
 
 pub mod base64;
 #[cfg(target_arch = "wasm32")]
+mod reply;
+#[cfg(target_arch = "wasm32")]
 mod worker_entry;

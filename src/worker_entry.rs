@@ -6,7 +6,8 @@ use web_sys::{Headers, ResponseInit};
 use worker::{event, Context, Date, Env, Request, Response, Result};
 
 use crate::http::{hex, percent_decode, RequestHead};
-use crate::s3::handlers::{handle, Reply, ReplyBody};
+use crate::reply::{Reply, ReplyBody};
+use crate::s3::handlers::handle;
 use crate::s3::S3Error;
 
 #[event(fetch)]

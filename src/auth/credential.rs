@@ -35,8 +35,8 @@ pub const SECRET_KEY_LEN: usize = 40;
 pub struct CredentialRecord {
     /// The S3 secret access key. `None` for public records (share links, websites).
     pub secret_key: Option<String>,
-    /// The project (tenant) this credential acts for.
-    pub project: String,
+    /// The access grant (text form) this credential acts with; it names the project.
+    pub grant: String,
     /// Public records answer anonymous requests.
     #[serde(default)]
     pub public: bool,
@@ -50,7 +50,7 @@ impl std::fmt::Debug for CredentialRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CredentialRecord")
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
-            .field("project", &self.project)
+            .field("grant", &"<redacted>")
             .field("public", &self.public)
             .field("expires_at", &self.expires_at)
             .field("created_at", &self.created_at)
@@ -136,7 +136,7 @@ mod tests {
     fn record() -> CredentialRecord {
         CredentialRecord {
             secret_key: Some("s3cr3t-value".into()),
-            project: "dev".into(),
+            grant: "portico1-grant-text".into(),
             public: false,
             expires_at: None,
             created_at: 1_700_000_000,
@@ -183,6 +183,7 @@ mod tests {
         let shown = format!("{:?}", record());
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert!(shown.contains("<redacted>"));
+        assert!(!shown.contains("portico1"), "{shown}");
     }
 
     #[test]

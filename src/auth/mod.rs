@@ -1,10 +1,14 @@
 //! Who is asking and what they may do.
 pub mod amz_date;
+pub mod authorize;
 pub mod credential;
+pub mod grant;
+pub mod registration;
 pub mod secret;
+pub mod sigv2;
 pub mod sigv4;
 
-pub mod grant;
+#[cfg(target_arch = "wasm32")]
+pub mod api;
 #[cfg(target_arch = "wasm32")]
 pub mod runtime;
-pub mod sigv2;

@@ -4,57 +4,90 @@
 use worker::kv::KvStore;
 
 use crate::auth::credential::{kv_key, open, CredentialRecord};
+use crate::auth::grant::Grant;
 use crate::auth::secret::SecretKey;
+use crate::auth::sigv2;
 use crate::auth::sigv4::{self, PayloadHash};
 use crate::http::RequestHead;
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::s3_error;
 
-/// An authenticated caller and how its request body is covered by the signature.
+/// An authenticated caller: its verified grant, and how its request body is covered by the
+/// signature.
 pub struct Caller {
-    pub project: String,
+    pub grant: Grant,
     pub payload: PayloadHash,
 }
 
-/// Authenticate with whichever scheme the request uses.
-pub async fn authenticate(head: &RequestHead, kv: &KvStore, now: i64) -> S3Result<Caller> {
+/// Authenticate with whichever scheme the request uses. `bucket` is the addressed bucket (SigV2
+/// signs it as part of the resource even when it came from the host name).
+pub async fn authenticate(
+    head: &RequestHead,
+    bucket: Option<&str>,
+    kv: &KvStore,
+    master_secret: &[u8],
+    now: i64,
+) -> S3Result<Caller> {
     let authorization = head.header("authorization").map(str::trim);
-    let presigned = sigv4::parse_presigned_query(head)?;
-    match (authorization, presigned) {
+    let presigned_v4 = sigv4::parse_presigned_query(head)?;
+    let (record, payload) = match (authorization, presigned_v4) {
         (Some(value), None) if value.starts_with(sigv4::ALGORITHM) => {
             let auth = sigv4::parse_authorization_header(value)?;
-            let (record, secret) = load_secret(kv, &auth.access_key_id, now).await?;
-            let verified = sigv4::verify_header_auth(head, &auth, &secret, now)?;
-            Ok(Caller { project: record.project, payload: verified.payload })
+            let (record, secret) = load_record(kv, &auth.access_key_id, now).await?;
+            (record, sigv4::verify_header_auth(head, &auth, &secret, now)?.payload)
         }
         (None, Some(presigned)) => {
-            let (record, secret) = load_secret(kv, &presigned.access_key_id, now).await?;
-            let verified = sigv4::verify_presigned(head, &presigned, &secret, now)?;
-            Ok(Caller { project: record.project, payload: verified.payload })
+            let (record, secret) = load_record(kv, &presigned.access_key_id, now).await?;
+            (record, sigv4::verify_presigned(head, &presigned, &secret, now)?.payload)
         }
-        (Some(value), None) if value.starts_with("AWS ") => {
-            Err(s3_error!(NotImplemented, "Signature Version 2 is not supported yet; sign requests with Signature Version 4."))
+        (Some(_), Some(_)) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified"
+            ))
         }
-        (Some(_), None) => Err(s3_error!(InvalidArgument, "Unsupported Authorization Type")),
-        (Some(_), Some(_)) => Err(s3_error!(InvalidArgument, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")),
-        (None, None) => Err(S3Error::new(S3ErrorCode::AccessDenied)),
-    }
+        _ => match sigv2::parse_v2(head)? {
+            Some(signed) => {
+                let (record, secret) = load_record(kv, signed.access_key_id(), now).await?;
+                sigv2::verify_v2(head, bucket, &signed, &secret, now)?;
+                // SigV2 never covers the body.
+                (record, PayloadHash::Unsigned)
+            }
+            None if authorization.is_some() => return Err(s3_error!(InvalidArgument, "Unsupported Authorization Type")),
+            None => return Err(S3Error::new(S3ErrorCode::AccessDenied)),
+        },
+    };
+    let grant = verified_grant(&record, master_secret)?;
+    Ok(Caller { grant, payload })
+}
+
+/// The record's grant, checked against the master secret on every use: a record holding an
+/// altered grant is refused even though only the gateway can write records.
+fn verified_grant(record: &CredentialRecord, master_secret: &[u8]) -> S3Result<Grant> {
+    let grant = Grant::parse(&record.grant).map_err(|_| s3_error!(AccessDenied, "The access grant is not valid."))?;
+    grant.verify(master_secret).map_err(|_| s3_error!(AccessDenied, "The access grant is not valid."))?;
+    Ok(grant)
 }
 
 /// Load and decrypt the record of an access key id; refuse unknown, undecryptable, expired and
-/// secret-less (public) records for signed requests.
-async fn load_secret(kv: &KvStore, access_key_id: &str, now: i64) -> S3Result<(CredentialRecord, SecretKey)> {
-    let stored = kv
-        .get(&kv_key(access_key_id))
-        .text()
-        .await
-        .map_err(|_| s3_error!(ServiceUnavailable, "The credential store could not be reached. Please retry."))?
-        .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
-    let mut record = open(access_key_id, &stored).map_err(|_| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
+/// secret-less records for signed requests.
+pub async fn load_record(kv: &KvStore, access_key_id: &str, now: i64) -> S3Result<(CredentialRecord, SecretKey)> {
+    let record = fetch_record(kv, access_key_id).await?.ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
     if record.expires_at.is_some_and(|t| t <= now) {
         return Err(s3_error!(AccessDenied, "The access key has expired."));
     }
     let secret =
-        record.secret_key.take().map(SecretKey::new).ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
+        record.secret_key.clone().map(SecretKey::new).ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
     Ok((record, secret))
+}
+
+/// The decrypted record of an access key id, `None` when there is none (or it does not decrypt
+/// with this id, which is the same thing to a caller).
+pub async fn fetch_record(kv: &KvStore, access_key_id: &str) -> S3Result<Option<CredentialRecord>> {
+    let stored = kv
+        .get(&kv_key(access_key_id))
+        .text()
+        .await
+        .map_err(|_| s3_error!(ServiceUnavailable, "The credential store could not be reached. Please retry."))?;
+    Ok(stored.and_then(|stored| open(access_key_id, &stored).ok()))
 }

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use portico::auth::credential::{generate_key_pair, kv_key, seal, CredentialRecord};
+use portico::auth::grant::Grant;
+use portico::config::binding::MASTER_SECRET;
 use portico::storage::node::{project_kv_key, Project};
 use serde_json::json;
 
@@ -72,9 +74,17 @@ fn dev_seed(args: &[String]) -> Result<String, String> {
         pool.pop().expect("refilled")
     };
     let (access_key_id, secret_key) = generate_key_pair(&mut random);
+    // The worker verifies grants at registration only; a record's grant is trusted as stored. Minted
+    // with the worker's master secret (when given) the grant can also be restricted and registered.
+    let master_secret = match flags.iter().find(|(n, _)| n == "master-secret") {
+        Some((_, v)) => v.as_bytes().to_vec(),
+        None => std::env::var(MASTER_SECRET).map(String::into_bytes).unwrap_or_else(|_| random_bytes::<32>().to_vec()),
+    };
+    let grant = Grant::mint(&master_secret, project_id, random_bytes::<16>(), random_bytes::<32>())
+        .map_err(|e| format!("cannot mint a grant for --project: {e}"))?;
     let record = CredentialRecord {
         secret_key: Some(secret_key.clone()),
-        project: project_id.to_string(),
+        grant: grant.to_string(),
         public: false,
         expires_at,
         created_at: now,
@@ -85,6 +95,7 @@ fn dev_seed(args: &[String]) -> Result<String, String> {
             {"key": kv_key(&access_key_id), "value": seal(&access_key_id, &record, random_bytes::<12>())},
         ],
         "credential": {"access_key_id": access_key_id, "secret_key": secret_key},
+        "access_grant": grant.to_string(),
     });
     Ok(serde_json::to_string_pretty(&output).expect("json"))
 }

@@ -4,15 +4,18 @@
 
 use futures_util::future::join;
 use wasm_bindgen::JsValue;
-use web_sys::{ReadableStream, Response};
+use web_sys::Response;
 use worker::kv::KvStore;
 use worker::Env;
 
+use crate::auth::authorize::{authorize, RequestScope};
+use crate::auth::grant::Grant;
 use crate::auth::runtime::{authenticate, Caller};
 use crate::auth::sigv4::PayloadHash;
 use crate::config::{binding, Config};
 use crate::http::RequestHead;
-use crate::s3::addressing::{self, Target};
+use crate::reply::{Reply, ReplyBody};
+use crate::s3::addressing::{self, AddressingStyle, Target};
 use crate::s3::bucket_name::{validate_bucket_name, validate_object_key};
 use crate::s3::headers;
 use crate::s3::list;
@@ -28,39 +31,6 @@ use crate::storage::node::{
 use crate::storage::node_error::{from_node_error, from_node_status};
 use crate::storage::upload::send_verified;
 use crate::storage::verify::{BodyCheck, Sha256Check};
-
-/// What the gateway answers: status, headers, and a body that is either small text (XML) or a
-/// stream passed through from the node untouched.
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: ReplyBody,
-}
-
-pub enum ReplyBody {
-    Empty,
-    Xml(String),
-    Stream(ReadableStream),
-}
-
-impl Reply {
-    fn empty(status: u16) -> Self {
-        Reply { status, headers: Vec::new(), body: ReplyBody::Empty }
-    }
-
-    fn xml(document: String) -> Self {
-        Reply {
-            status: 200,
-            headers: vec![("content-type".into(), "application/xml".into())],
-            body: ReplyBody::Xml(document),
-        }
-    }
-
-    fn header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_string(), value.into()));
-        self
-    }
-}
 
 /// Everything a handler needs about the request and the project it acts for.
 struct Ctx<'a> {
@@ -121,10 +91,24 @@ fn config_error(message: String) -> S3Error {
 pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, now: i64) -> S3Result<Reply> {
     let config = Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string())).map_err(config_error)?;
     let target = addressing::resolve(head, &config.base_domains);
-    let operation = operation::identify(head, &target).ok_or_else(|| S3Error::new(S3ErrorCode::MethodNotAllowed))?;
     let kv = env.kv(binding::KV).map_err(|e| config_error(format!("KV binding {}: {e}", binding::KV)))?;
-    let caller = authenticate(head, &kv, now).await?;
-    let project = load_project(&kv, &caller.project).await?;
+    // `v1` can never be a bucket (names have at least 3 characters): the credential API lives there.
+    if target.style == AddressingStyle::Path && target.bucket.as_deref() == Some(crate::auth::api::API_ROOT) {
+        return Ok(
+            crate::auth::api::handle(request, head, target.key.as_deref().unwrap_or(""), &config, &kv, now).await
+        );
+    }
+    let operation = operation::identify(head, &target).ok_or_else(|| S3Error::new(S3ErrorCode::MethodNotAllowed))?;
+    let caller = authenticate(head, target.bucket.as_deref(), &kv, &config.master_secret, now).await?;
+    let list_prefix = head.query_param("prefix");
+    let scope = RequestScope {
+        bucket: target.bucket.as_deref(),
+        key: target.key.as_deref(),
+        list_prefix: list_prefix.as_deref(),
+        copy_source: None,
+    };
+    authorize(&caller.grant, operation, &scope, now)?;
+    let project = load_project(&kv, &caller.grant.project_id).await?;
     let node = config
         .nodes
         .get(&project.node)
@@ -154,7 +138,7 @@ async fn dispatch(
     let bucket = target.bucket.unwrap_or_default();
     let key = target.key.unwrap_or_default();
     match operation {
-        ListBuckets => list_buckets(ctx).await,
+        ListBuckets => list_buckets(ctx, &caller.grant).await,
         CreateBucket => create_bucket(ctx, &bucket, &caller.payload, request).await,
         HeadBucket => head_bucket(ctx, &bucket).await,
         DeleteBucket => delete_bucket(ctx, &bucket).await,
@@ -174,7 +158,7 @@ async fn dispatch(
     }
 }
 
-async fn list_buckets(ctx: &Ctx<'_>) -> S3Result<Reply> {
+async fn list_buckets(ctx: &Ctx<'_>, grant: &Grant) -> S3Result<Reply> {
     let prefix = bucket_records_prefix();
     let mut buckets = Vec::new();
     let mut continuation: Option<String> = None;
@@ -192,7 +176,8 @@ async fn list_buckets(ctx: &Ctx<'_>) -> S3Result<Reply> {
         }
         let page = list::parse_node_list(&body)?;
         for object in &page.contents {
-            if let Some(name) = object.key.strip_prefix(&prefix) {
+            // A bucket-restricted grant sees only its buckets.
+            if let Some(name) = object.key.strip_prefix(&prefix).filter(|name| grant.bucket_visible(name)) {
                 // The record is written once, at creation: its modification time is the creation time.
                 let created_unix_millis = xml::parse_iso8601_millis(&object.last_modified).unwrap_or(0);
                 buckets.push(xml::BucketEntry { name: name.to_string(), created_unix_millis });

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,44 +44,50 @@ def garage(workdir):
     node.stop()
 
 
-@pytest.fixture(scope="session")
-def seeds(garage):
-    """KV entries and credentials: the main project credential, and an expired one."""
-    main = stack.mint_credential("itest", "local", garage.bucket)
-    expired = stack.mint_credential("itest", "local", garage.bucket, expires_at=int(time.time()) - 60)
-    return {"main": main, "expired": expired}
+# The gateway's operator secrets for this session.
+OPERATOR = stack.new_operator_secrets()
 
 
-def wait_for_kv_seeded(worker, timeout: float = 30) -> None:
-    """Miniflare answers HTTP as soon as it is up, but serve.mjs writes the KV entries after that
-    and prints `ready` only once they are in: until then every credential is unknown."""
-    log = worker.workdir / "miniflare.log"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and "ready" in log.read_text():
-            return
-        if worker.process is not None and worker.process.poll() is not None:
-            break
-        time.sleep(0.05)
-    tail = log.read_text()[-3000:] if log.exists() else ""
-    raise RuntimeError(f"the worker did not finish seeding KV within {timeout}s\n{tail}")
+def portico(*args: str) -> str:
+    """Run the native portico CLI; returns its stdout."""
+    return subprocess.run([str(stack.portico_cli()), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def restrict(grant: str, *flags: str) -> str:
+    """Restrict a grant offline with the CLI."""
+    return portico("grant", "restrict", grant, *flags)
 
 
 @pytest.fixture(scope="session")
-def gateway(garage, seeds, workdir):
-    kv = [entry for seed in seeds.values() for entry in seed["kv"]]
+def gateway(garage, workdir):
     worker = stack.Worker(
         bindings={
             "PORTICO_NODES": json.dumps({"local": garage.node_json()}),
             "PORTICO_BASE_DOMAINS": "s3.localhost",
             "PORTICO_REGION": REGION,
+            **OPERATOR,
         },
-        kv_entries=kv,
+        kv_entries=[],
         workdir=workdir / "worker",
     ).start_miniflare()
-    wait_for_kv_seeded(worker)
     yield worker
     worker.stop()
+
+
+@pytest.fixture(scope="session")
+def project(gateway, garage):
+    """The session's project, created through the admin API: {"project", "access_grant"}."""
+    return stack.create_project(gateway.endpoint, OPERATOR["PORTICO_ADMIN_TOKEN"], "local", garage.bucket, "itest")
+
+
+@pytest.fixture(scope="session")
+def seeds(gateway, project):
+    """Registered credentials: the project's root credential, and one whose grant has expired."""
+    main = stack.register(gateway.endpoint, project["access_grant"])
+    expires_at = int(time.time()) + 2
+    expired = stack.register(gateway.endpoint, restrict(project["access_grant"], "--not-after", str(expires_at)))
+    time.sleep(max(0.0, expires_at - time.time() + 0.5))
+    return {"main": {"credential": main}, "expired": {"credential": expired}}
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,45 @@
+//! Runtime adapter: what the worker answers, before it becomes a JS Response.
+
+use web_sys::ReadableStream;
+
+/// What the gateway answers: status, headers, and a body that is either small text (XML) or a
+/// stream passed through from the node untouched.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: ReplyBody,
+}
+
+pub enum ReplyBody {
+    Empty,
+    /// A small text document (XML or JSON).
+    Xml(String),
+    Stream(ReadableStream),
+}
+
+impl Reply {
+    pub fn empty(status: u16) -> Self {
+        Reply { status, headers: Vec::new(), body: ReplyBody::Empty }
+    }
+
+    pub fn xml(document: String) -> Self {
+        Reply {
+            status: 200,
+            headers: vec![("content-type".into(), "application/xml".into())],
+            body: ReplyBody::Xml(document),
+        }
+    }
+
+    pub fn json(status: u16, document: String) -> Self {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: ReplyBody::Xml(document),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
