@@ -164,10 +164,16 @@ root_domain = ".s3.garage.localhost"
         stop_process(self.process)
 
 
+_portico_built = False
+
+
 def portico_cli() -> Path:
-    """The native portico CLI, built on demand."""
+    """The native portico CLI, built once per process on first use."""
+    global _portico_built
     binary = ROOT / "target" / "debug" / "portico"
-    subprocess.run(["cargo", "build", "--quiet", "--bin", "portico"], cwd=ROOT, check=True)
+    if not _portico_built:
+        subprocess.run(["cargo", "build", "--quiet", "--bin", "portico"], cwd=ROOT, check=True)
+        _portico_built = True
     return binary
 
 

@@ -15,3 +15,6 @@ pub mod base64;
 mod reply;
 #[cfg(target_arch = "wasm32")]
 mod worker_entry;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;

@@ -19,11 +19,11 @@ pub struct Caller {
     pub payload: PayloadHash,
 }
 
-/// Authenticate with whichever scheme the request uses. `bucket` is the addressed bucket (SigV2
-/// signs it as part of the resource even when it came from the host name).
+/// Authenticate with whichever scheme the request uses. `host_bucket` is the bucket named by a
+/// virtual host, which SigV2 signs as part of the resource.
 pub async fn authenticate(
     head: &RequestHead,
-    bucket: Option<&str>,
+    host_bucket: Option<&str>,
     kv: &KvStore,
     master_secret: &[u8],
     now: i64,
@@ -49,7 +49,7 @@ pub async fn authenticate(
         _ => match sigv2::parse_v2(head)? {
             Some(signed) => {
                 let (record, secret) = load_record(kv, signed.access_key_id(), now).await?;
-                sigv2::verify_v2(head, bucket, &signed, &secret, now)?;
+                sigv2::verify_v2(head, host_bucket, &signed, &secret, now)?;
                 // SigV2 never covers the body.
                 (record, PayloadHash::Unsigned)
             }

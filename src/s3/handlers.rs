@@ -99,7 +99,9 @@ pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, no
         );
     }
     let operation = operation::identify(head, &target).ok_or_else(|| S3Error::new(S3ErrorCode::MethodNotAllowed))?;
-    let caller = authenticate(head, target.bucket.as_deref(), &kv, &config.master_secret, now).await?;
+    // SigV2 signs the Host's bucket as part of the resource; a path-style path already holds it.
+    let host_bucket = target.bucket.as_deref().filter(|_| target.style == AddressingStyle::VirtualHost);
+    let caller = authenticate(head, host_bucket, &kv, &config.master_secret, now).await?;
     let list_prefix = head.query_param("prefix");
     let scope = RequestScope {
         bucket: target.bucket.as_deref(),

@@ -60,6 +60,7 @@ def restrict(grant: str, *flags: str) -> str:
 
 @pytest.fixture(scope="session")
 def gateway(garage, workdir):
+    stack.portico_cli()  # build the CLI now, not inside a test's time window
     worker = stack.Worker(
         bindings={
             "PORTICO_NODES": json.dumps({"local": garage.node_json()}),

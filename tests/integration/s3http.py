@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import time as _time
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,22 +69,47 @@ class _Signer(S3SigV4Auth):
         return super().payload(request)
 
 
+class _ShiftedTime:
+    """Stands in for the `time` module inside botocore.auth, with time() moved by an offset."""
+
+    def __init__(self, offset_seconds: float):
+        self._offset = offset_seconds
+
+    def time(self):
+        return _time.time() + self._offset
+
+    def __getattr__(self, name):
+        return getattr(_time, name)
+
+
 @contextmanager
 def shifted_clock(offset: datetime.timedelta | None):
-    """Make botocore's signers believe the time is now + offset (SigV4 and presigning)."""
+    """Make botocore's signers believe the time is now + offset: SigV4 headers and presigned
+    URLs (get_current_datetime), SigV2 presigned URLs (time.time) and SigV2 headers (formatdate)."""
     if not offset:
         yield
         return
-    original = botocore.auth.get_current_datetime
+    original_now = botocore.auth.get_current_datetime
+    original_formatdate = botocore.auth.formatdate
+    original_time = botocore.auth.time
+    seconds = offset.total_seconds()
 
-    def shifted(*args, **kwargs):
-        return original(*args, **kwargs) + offset
+    def shifted_now(*args, **kwargs):
+        return original_now(*args, **kwargs) + offset
 
-    botocore.auth.get_current_datetime = shifted
+    def shifted_formatdate(timeval=None, *args, **kwargs):
+        # An explicit time is already shifted (it comes from the shifted SigV4 timestamp).
+        return original_formatdate(_time.time() + seconds if timeval is None else timeval, *args, **kwargs)
+
+    botocore.auth.get_current_datetime = shifted_now
+    botocore.auth.formatdate = shifted_formatdate
+    botocore.auth.time = _ShiftedTime(seconds)
     try:
         yield
     finally:
-        botocore.auth.get_current_datetime = original
+        botocore.auth.get_current_datetime = original_now
+        botocore.auth.formatdate = original_formatdate
+        botocore.auth.time = original_time
 
 
 @dataclass
@@ -115,6 +141,7 @@ class Raw:
         clock_offset: datetime.timedelta | None = None,
         region: str = REGION,
         unsigned_headers: dict | None = None,
+        stream: bool = False,
         timeout: float = 60,
     ) -> requests.Response:
         """`path` is the already-encoded request path (use `encode_key`). `host` replaces the Host
@@ -137,7 +164,7 @@ class Raw:
             headers.update(unsigned_headers)
         url = f"{self.endpoint}{path}" + (f"?{qs}" if qs else "")
         data = body if send_body is None else send_body
-        return requests.request(method, url, headers=headers, data=data, timeout=timeout)
+        return requests.request(method, url, headers=headers, data=data, timeout=timeout, stream=stream)
 
 
 def parse_error(response: requests.Response) -> dict:
