@@ -80,6 +80,9 @@ fn into_response(reply: Reply, request_id: &str) -> web_sys::Response {
     let init = ResponseInit::new();
     init.set_status(reply.status);
     init.set_headers(&headers);
+    // The body goes out exactly as the node stored it: the runtime must not compress it (that
+    // would break Range, Content-Length and ETag semantics).
+    let _ = js_sys::Reflect::set(&init, &JsValue::from_str("encodeBody"), &JsValue::from_str("manual"));
     let response = match reply.body {
         ReplyBody::Empty => web_sys::Response::new_with_opt_str_and_init(None, &init),
         ReplyBody::Xml(text) => web_sys::Response::new_with_opt_str_and_init(Some(&text), &init),

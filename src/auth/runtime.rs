@@ -30,6 +30,13 @@ pub async fn authenticate(
 ) -> S3Result<Caller> {
     let authorization = head.header("authorization").map(str::trim);
     let presigned_v4 = sigv4::parse_presigned_query(head)?;
+    let presigned_v2 = head.has_query_param("AWSAccessKeyId") || head.has_query_param("Signature");
+    if authorization.is_some() && (presigned_v4.is_some() || presigned_v2) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified"
+        ));
+    }
     let (record, payload) = match (authorization, presigned_v4) {
         (Some(value), None) if value.starts_with(sigv4::ALGORITHM) => {
             let auth = sigv4::parse_authorization_header(value)?;
@@ -40,12 +47,6 @@ pub async fn authenticate(
             let (record, secret) = load_record(kv, &presigned.access_key_id, now).await?;
             (record, sigv4::verify_presigned(head, &presigned, &secret, now)?.payload)
         }
-        (Some(_), Some(_)) => {
-            return Err(s3_error!(
-                InvalidArgument,
-                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified"
-            ))
-        }
         _ => match sigv2::parse_v2(head)? {
             Some(signed) => {
                 let (record, secret) = load_record(kv, signed.access_key_id(), now).await?;
@@ -53,7 +54,9 @@ pub async fn authenticate(
                 // SigV2 never covers the body.
                 (record, PayloadHash::Unsigned)
             }
-            None if authorization.is_some() => return Err(s3_error!(InvalidArgument, "Unsupported Authorization Type")),
+            None if authorization.is_some() => {
+                return Err(s3_error!(InvalidArgument, "Unsupported Authorization Type"))
+            }
             None => return Err(S3Error::new(S3ErrorCode::AccessDenied)),
         },
     };

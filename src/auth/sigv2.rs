@@ -350,11 +350,23 @@ pub fn verify_v2(
             (presigned.expires_raw.as_str(), presigned.signature.as_str())
         }
     };
-    let expected = compute_signature(secret, &string_to_sign(head, bucket, date_or_expires));
-    match base64::decode(provided.trim()) {
-        Ok(provided) if constant_time_eq(&provided, &expected) => Ok(()),
-        _ => Err(s3_error!(SignatureDoesNotMatch)),
+    let provided = base64::decode(provided.trim()).map_err(|_| s3_error!(SignatureDoesNotMatch))?;
+    let matches = |head: &RequestHead| {
+        constant_time_eq(&provided, &compute_signature(secret, &string_to_sign(head, bucket, date_or_expires)))
+    };
+    if matches(head) {
+        return Ok(());
     }
+    // botocore signs a path-style bucket request as `/bucket/` while sending `/bucket`; S3
+    // accepts both, so a bucket-only path is also tried with its trailing slash.
+    let bucket_only = bucket.is_none() && head.raw_path.len() > 1 && !head.raw_path[1..].contains('/');
+    if bucket_only {
+        let with_slash = RequestHead { raw_path: format!("{}/", head.raw_path), ..head.clone() };
+        if matches(&with_slash) {
+            return Ok(());
+        }
+    }
+    Err(s3_error!(SignatureDoesNotMatch))
 }
 
 #[cfg(test)]

@@ -139,6 +139,10 @@ async fn dispatch(
     use Operation::*;
     let bucket = target.bucket.unwrap_or_default();
     let key = target.key.unwrap_or_default();
+    if !key.is_empty() {
+        validate_object_key(&key)?;
+        ctx.node.check_key_fits(&bucket, &key)?;
+    }
     match operation {
         ListBuckets => list_buckets(ctx, &caller.grant).await,
         CreateBucket => create_bucket(ctx, &bucket, &caller.payload, request).await,
@@ -289,7 +293,6 @@ async fn put_object(
     payload: PayloadHash,
     request: &worker::Request,
 ) -> S3Result<Reply> {
-    validate_object_key(key)?;
     let length = declared_length(ctx.head)?;
     let checks: Vec<Box<dyn BodyCheck>> = match payload {
         PayloadHash::Unsigned => Vec::new(),

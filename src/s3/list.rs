@@ -149,7 +149,13 @@ pub fn backend_list_query(request: &ListRequest, bucket_prefix: &str) -> Vec<(St
             }
         }
         ListVersion::V1 => {
-            if let Some(marker) = after(&request.marker) {
+            if let Some(mut marker) = after(&request.marker) {
+                // A marker that is a common prefix (S3's NextMarker when a page ends on one) must
+                // skip every key under it, or the prefix would be rolled up again: move past
+                // them with the greatest character.
+                if request.delimiter.as_deref().is_some_and(|d| !d.is_empty() && marker.ends_with(d)) {
+                    marker.push(char::MAX);
+                }
                 push("marker", marker);
             }
         }
@@ -537,6 +543,19 @@ mod tests {
             pairs(&backend_list_query(&r, BUCKET_PREFIX)),
             vec![("prefix", "photos/a"), ("delimiter", "/"), ("max-keys", "2"), ("marker", "photos/a/z")]
         );
+    }
+
+    #[test]
+    fn backend_query_v1_skips_past_a_common_prefix_marker() {
+        let r = request("delimiter=%2F&max-keys=1&marker=a%2F");
+        let query = backend_list_query(&r, BUCKET_PREFIX);
+        let marker = &query.iter().find(|(k, _)| k == "marker").unwrap().1;
+        assert_eq!(marker, &format!("photos/a/{}", char::MAX));
+        // Every key under the prefix sorts before it, the next sibling after it.
+        assert!("photos/a/zzzz/€" < marker.as_str());
+        assert!("photos/b" > marker.as_str());
+        let r = request("max-keys=1&marker=a%2F");
+        assert!(backend_list_query(&r, BUCKET_PREFIX).contains(&("marker".to_string(), "photos/a/".to_string())));
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
         headers.append(name, value).map_err(node_unreachable)?;
     }
     let init = RequestInit::new();
+    // Object bytes pass through as stored: without this, the runtime would gunzip an object
+    // stored with Content-Encoding: gzip.
+    let _ = js_sys::Reflect::set(&init, &JsValue::from_str("encodeResponseBody"), &JsValue::from_str("manual"));
     init.set_method(request.method);
     init.set_headers(&headers);
     match &request.body {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::http::uri_encode;
+use crate::s3::{S3Error, S3ErrorCode, S3Result};
 
 /// One S3-compatible endpoint with the node's own credentials. Users never see these.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -16,10 +17,17 @@ pub struct NodeConfig {
     pub region: String,
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// Longest backend key the node stores, in bytes (S3: 1024; Garage on LMDB: 479).
+    #[serde(default = "default_max_key_bytes")]
+    pub max_key_bytes: usize,
 }
 
 fn default_region() -> String {
     "us-east-1".to_string()
+}
+
+fn default_max_key_bytes() -> usize {
+    1024
 }
 
 impl std::fmt::Debug for NodeConfig {
@@ -29,6 +37,7 @@ impl std::fmt::Debug for NodeConfig {
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
+            .field("max_key_bytes", &self.max_key_bytes)
             .finish()
     }
 }
@@ -38,6 +47,20 @@ impl NodeConfig {
     pub fn host(&self) -> &str {
         let rest = self.endpoint.split_once("://").map_or(self.endpoint.as_str(), |(_, r)| r);
         rest.split('/').next().unwrap_or(rest)
+    }
+
+    /// Refuse a client key whose backend key (`<bucket>/<key>`) the node cannot store, with the
+    /// client's own limit in the message, instead of whatever the node would answer.
+    pub fn check_key_fits(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let backend_len = object_backend_key(bucket, key).len();
+        if backend_len <= self.max_key_bytes {
+            return Ok(());
+        }
+        let limit = self.max_key_bytes.saturating_sub(bucket.len() + 1);
+        Err(S3Error::with_message(
+            S3ErrorCode::KeyTooLongError,
+            format!("Your key is too long: keys in bucket {bucket} can be at most {limit} bytes on this storage node."),
+        ))
     }
 
     /// The endpoint without a trailing slash.
@@ -159,6 +182,22 @@ mod tests {
             Nodes::parse(r#"{"x": {"endpoint": "ftp://h", "access_key_id": "a", "secret_access_key": "b"}}"#).is_err()
         );
         assert!(Nodes::parse("not json").is_err());
+    }
+
+    #[test]
+    fn keys_must_fit_the_nodes_limit_including_the_bucket() {
+        let mut nodes = Nodes::parse(
+            r#"{"g": {"endpoint": "http://h", "access_key_id": "a", "secret_access_key": "s", "max_key_bytes": 20}}"#,
+        )
+        .unwrap();
+        let node = nodes.0.remove("g").unwrap();
+        assert!(node.check_key_fits("photos", &"k".repeat(13)).is_ok());
+        let err = node.check_key_fits("photos", &"k".repeat(14)).unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::KeyTooLongError);
+        assert!(err.message.contains("at most 13 bytes"), "{}", err.message);
+        let default =
+            Nodes::parse(r#"{"d": {"endpoint": "http://h", "access_key_id": "a", "secret_access_key": "s"}}"#).unwrap();
+        assert_eq!(default.get("d").unwrap().max_key_bytes, 1024);
     }
 
     #[test]

@@ -42,7 +42,14 @@ pub fn xml_element<'a>(doc: &'a str, tag: &str) -> Option<&'a str> {
 /// Map a node error (status and body) to the client's error for `resource` (`/bucket/key`).
 pub fn from_node_error(status: u16, body: &str, resource: &str) -> S3Error {
     let code = xml_element(body, "Code").unwrap_or("");
-    let known = S3ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code);
+    let mut known = S3ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code);
+    // Garage reports a checksum that does not match the body as InvalidDigest; S3 (and clients
+    // retrying on it) call that BadDigest and keep InvalidDigest for malformed digests.
+    if known == Some(S3ErrorCode::InvalidDigest)
+        && xml_element(body, "Message").is_some_and(|m| m.contains("Failed to validate"))
+    {
+        known = Some(S3ErrorCode::BadDigest);
+    }
     match known {
         Some(code) if CLIENT_FACING.contains(&code) => {
             let message = xml_element(body, "Message")
@@ -103,6 +110,15 @@ mod tests {
         assert_eq!(from_node_status(503, "/b/k").code, S3ErrorCode::ServiceUnavailable);
         assert_eq!(from_node_status(500, "/b/k").code, S3ErrorCode::InternalError);
         assert_eq!(from_node_error(416, "not xml", "/b/k").code, S3ErrorCode::InvalidRange);
+    }
+
+    #[test]
+    fn checksum_mismatches_are_bad_digests() {
+        let body = "<Error><Code>InvalidDigest</Code><Message>Invalid digest: Failed to validate checksum for \
+                    algorithm Crc32</Message></Error>";
+        assert_eq!(from_node_error(400, body, "/b/k").code, S3ErrorCode::BadDigest);
+        let body = "<Error><Code>InvalidDigest</Code><Message>Invalid digest: bad base64</Message></Error>";
+        assert_eq!(from_node_error(400, body, "/b/k").code, S3ErrorCode::InvalidDigest);
     }
 
     #[test]
