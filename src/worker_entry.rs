@@ -3,7 +3,7 @@
 
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, ResponseInit};
-use worker::{event, Context, Date, Env, Request, Response, Result};
+use worker::{event, Context, Date, Env, Request, Result};
 
 use crate::http::{hex, percent_decode, RequestHead};
 use crate::reply::{Reply, ReplyBody};
@@ -11,7 +11,7 @@ use crate::s3::handlers::handle;
 use crate::s3::S3Error;
 
 #[event(fetch)]
-pub async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response> {
+pub async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
     console_error_panic_hook::set_once();
     let now = (Date::now().as_millis() / 1000) as i64;
     let request_id = new_request_id();
@@ -20,7 +20,8 @@ pub async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response
         Ok(reply) => reply,
         Err(err) => error_reply(&err, &request_id, &head),
     };
-    Ok(into_response(reply, &request_id).into())
+    // Returned as the raw JS Response: converting to worker::Response would reset encodeBody.
+    Ok(into_response(reply, &request_id))
 }
 
 fn new_request_id() -> String {

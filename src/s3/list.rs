@@ -118,10 +118,9 @@ fn parse_max_keys(text: &str) -> S3Result<u32> {
 /// `<bucket>/`.
 ///
 /// V2 is forwarded as V2: the continuation token is the node's own and goes back untouched.
-/// V1 is forwarded as V1, `marker` to `marker`: a V1 page that ends on a common prefix needs the
-/// node's own `NextMarker` to continue past it (Garage answers with the last key under the
-/// prefix; a `start-after` of the prefix itself would list the same prefix again, forever when
-/// `max-keys=1`).
+/// V1 is forwarded as V1, `marker` to `marker`. A marker ending in the delimiter is a common
+/// prefix (S3's NextMarker of a page that ends on one); passed as it is, the node would roll the
+/// same prefix up again, forever with `max-keys=1`, so it is extended past every key under it.
 ///
 /// A `start-after` or `marker` that sorts before the prefix selects nothing the prefix does not
 /// already exclude, so it is left out: Garage answers such a request with an empty page.
@@ -171,8 +170,6 @@ pub struct NodeListing {
     pub is_truncated: bool,
     /// V2: the node's opaque token for the next page.
     pub next_continuation_token: Option<String>,
-    /// V1: the node's marker for the next page (a backend key).
-    pub next_marker: Option<String>,
     pub contents: Vec<ListedObject>,
     pub common_prefixes: Vec<String>,
 }
@@ -202,7 +199,6 @@ struct ListBucketResultXml {
 enum ListBucketResultChild {
     IsTruncated(bool),
     NextContinuationToken(String),
-    NextMarker(String),
     Contents(ContentsXml),
     CommonPrefixes(CommonPrefixesXml),
     /// Request echoes, counts and anything newer than this code.
@@ -242,7 +238,6 @@ pub fn parse_node_list(xml: &str) -> S3Result<NodeListing> {
             ListBucketResultChild::NextContinuationToken(token) => {
                 listing.next_continuation_token = Some(token).filter(|t| !t.is_empty())
             }
-            ListBucketResultChild::NextMarker(marker) => listing.next_marker = Some(marker).filter(|m| !m.is_empty()),
             ListBucketResultChild::Contents(contents) => listing.contents.push(ListedObject {
                 key: contents.key,
                 last_modified: contents.last_modified,
@@ -299,10 +294,12 @@ pub fn render_list(
     match request.version {
         ListVersion::V1 => {
             xml.element("Marker", &encode(request.marker.as_deref().unwrap_or_default()));
-            // As S3: NextMarker only with a delimiter; without one the last key is the marker.
+            // As S3: NextMarker only with a delimiter (without one the last key is the marker),
+            // and it is the page's last entry, a common prefix included; `backend_list_query`
+            // turns such a prefix marker into one that skips everything under it. The node's own
+            // NextMarker is not used: nodes disagree on it (Garage names a key under the prefix).
             if is_truncated && request.delimiter.is_some() {
-                let next_marker =
-                    listing.next_marker.as_deref().and_then(strip).or_else(|| last_entry(&contents, &common_prefixes));
+                let next_marker = last_entry(&contents, &common_prefixes);
                 xml.optional_element("NextMarker", next_marker.map(|m| encode(&m)).as_deref());
             }
         }
@@ -340,8 +337,7 @@ pub fn render_list(
     xml.finish()
 }
 
-/// The greatest key or common prefix of a page: where a V1 listing continues from when the
-/// node gave no usable NextMarker (S3 always sends one with a delimiter, and so does Garage).
+/// The greatest key or common prefix of a page: where a V1 listing continues from.
 fn last_entry(contents: &[(String, &ListedObject)], common_prefixes: &[String]) -> Option<String> {
     let last_key = contents.iter().map(|(key, _)| key).max();
     let last_prefix = common_prefixes.iter().max();
@@ -739,12 +735,12 @@ mod tests {
     }
 
     #[test]
-    fn renders_v1_with_marker_owner_and_the_nodes_next_marker() {
+    fn renders_v1_with_marker_owner_and_the_last_entry_as_next_marker() {
         let xml = render("delimiter=%2F&max-keys=2&marker=0.jpg", GARAGE_V1_TRUNCATED_ON_PREFIX);
         assert_eq!(
             body(&xml),
             "<Name>photos</Name><Prefix></Prefix><Marker>0.jpg</Marker>\
-             <NextMarker>2023/12/31.jpg</NextMarker><MaxKeys>2</MaxKeys><Delimiter>/</Delimiter>\
+             <NextMarker>2023/</NextMarker><MaxKeys>2</MaxKeys><Delimiter>/</Delimiter>\
              <IsTruncated>true</IsTruncated>\
              <Contents><Key>1.jpg</Key><LastModified>2024-05-01T10:00:00.000Z</LastModified>\
              <ETag>&quot;c4ca4238a0b923820dcc509a6f75849b&quot;</ETag><Size>1</Size>\
@@ -765,7 +761,7 @@ mod tests {
     }
 
     #[test]
-    fn v1_next_marker_falls_back_to_the_last_entry() {
+    fn v1_next_marker_is_the_last_entry_whatever_the_node_says() {
         let listing = NodeListing {
             is_truncated: true,
             contents: vec![ListedObject { key: "photos/z.jpg".into(), ..Default::default() }],
@@ -775,7 +771,6 @@ mod tests {
         let xml = render_list(&request("delimiter=%2F"), "photos", BUCKET_PREFIX, &listing, &owner());
         assert!(xml.contains("<NextMarker>z.jpg</NextMarker>"), "{xml}");
         let listing = NodeListing {
-            next_marker: Some("elsewhere/key".into()),
             contents: vec![ListedObject { key: "photos/a.jpg".into(), ..Default::default() }],
             common_prefixes: vec!["photos/b/".into()],
             ..listing
@@ -844,7 +839,7 @@ mod tests {
     fn url_encoding_applies_to_v1_markers() {
         let xml = render("delimiter=%2F&max-keys=2&marker=0%20a.jpg&encoding-type=url", GARAGE_V1_TRUNCATED_ON_PREFIX);
         assert!(xml.contains("<Marker>0%20a.jpg</Marker>"), "{xml}");
-        assert!(xml.contains("<NextMarker>2023/12/31.jpg</NextMarker>"), "{xml}");
+        assert!(xml.contains("<NextMarker>2023/</NextMarker>"), "{xml}");
         assert!(xml.contains("<EncodingType>url</EncodingType>"), "{xml}");
     }
 

@@ -477,8 +477,9 @@ def test_sigv2_header_auth_wrong_secret(gateway, creds, s3, backend, auth_bucket
     assert_absent(backend, auth_bucket, new_key)
 
 
-def test_header_and_query_auth_together_is_refused(raw, s3, auth_bucket, existing):
-    url = s3.generate_presigned_url("get_object", Params={"Bucket": auth_bucket, "Key": existing}, ExpiresIn=300)
+def test_header_and_query_auth_together_is_refused(presigner, raw, auth_bucket, existing):
+    """S3: "Only one auth mechanism allowed" (InvalidArgument), whichever two are combined."""
+    url = presigner.generate_presigned_url("get_object", Params={"Bucket": auth_bucket, "Key": existing}, ExpiresIn=300)
     signed = raw.request("GET", f"/{auth_bucket}/{existing}")  # for a valid Authorization header
     r = requests.get(url, headers={"Authorization": signed.request.headers["Authorization"]})
     assert_s3_error(r, 400, "InvalidArgument")
