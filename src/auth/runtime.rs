@@ -66,10 +66,20 @@ pub async fn authenticate(
 
 /// The record's grant, checked against the master secret on every use: a record holding an
 /// altered grant is refused even though only the gateway can write records.
-fn verified_grant(record: &CredentialRecord, master_secret: &[u8]) -> S3Result<Grant> {
+pub fn verified_grant(record: &CredentialRecord, master_secret: &[u8]) -> S3Result<Grant> {
     let grant = Grant::parse(&record.grant).map_err(|_| s3_error!(AccessDenied, "The access grant is not valid."))?;
     grant.verify(master_secret).map_err(|_| s3_error!(AccessDenied, "The access grant is not valid."))?;
     Ok(grant)
+}
+
+/// The grant of a public credential, for anonymous share-link reads: unknown, private and expired
+/// credentials all answer AccessDenied, so a link reveals nothing about keys that are not shared.
+pub async fn public_grant(kv: &KvStore, access_key_id: &str, master_secret: &[u8], now: i64) -> S3Result<Grant> {
+    let record = fetch_record(kv, access_key_id)
+        .await?
+        .filter(|record| record.public && record.expires_at.is_none_or(|t| t > now))
+        .ok_or_else(|| S3Error::new(S3ErrorCode::AccessDenied))?;
+    verified_grant(&record, master_secret)
 }
 
 /// Load and decrypt the record of an access key id; refuse unknown, undecryptable, expired and

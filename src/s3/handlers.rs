@@ -10,7 +10,7 @@ use worker::Env;
 
 use crate::auth::authorize::{authorize, RequestScope};
 use crate::auth::grant::Grant;
-use crate::auth::runtime::{authenticate, Caller};
+use crate::auth::runtime::{authenticate, public_grant, Caller};
 use crate::auth::sigv4::PayloadHash;
 use crate::config::{binding, Config};
 use crate::http::RequestHead;
@@ -98,6 +98,10 @@ pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, no
             crate::auth::api::handle(request, head, target.key.as_deref().unwrap_or(""), &config, &kv, now).await
         );
     }
+    // `s` cannot be a bucket either: share links, `/s/<public access key id>/<bucket>/<key>`.
+    if target.style == AddressingStyle::Path && target.bucket.as_deref() == Some(SHARE_ROOT) {
+        return share_link(head, target.key.as_deref().unwrap_or(""), &config, &kv, now).await;
+    }
     let operation = operation::identify(head, &target).ok_or_else(|| S3Error::new(S3ErrorCode::MethodNotAllowed))?;
     // SigV2 signs the Host's bucket as part of the resource; a path-style path already holds it.
     let host_bucket = target.bucket.as_deref().filter(|_| target.style == AddressingStyle::VirtualHost);
@@ -110,13 +114,49 @@ pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, no
         copy_source: None,
     };
     authorize(&caller.grant, operation, &scope, now)?;
-    let project = load_project(&kv, &caller.grant.project_id).await?;
+    let ctx = project_context(head, &config, &kv, &caller.grant, now).await?;
+    dispatch(&ctx, operation, target, caller, request).await
+}
+
+/// The first path segment of share links.
+const SHARE_ROOT: &str = "s";
+
+/// The project a grant acts for, with its node.
+async fn project_context<'a>(
+    head: &'a RequestHead,
+    config: &'a Config,
+    kv: &KvStore,
+    grant: &Grant,
+    now: i64,
+) -> S3Result<Ctx<'a>> {
+    let project = load_project(kv, &grant.project_id).await?;
     let node = config
         .nodes
         .get(&project.node)
         .ok_or_else(|| config_error(format!("project {} names unknown node", project.id)))?;
-    let ctx = Ctx { head, config: &config, node, project, now };
-    dispatch(&ctx, operation, target, caller, request).await
+    Ok(Ctx { head, config, node, project, now })
+}
+
+/// An anonymous GET or HEAD through a public credential: Storj's linkshare, as
+/// `/s/<access key id>/<bucket>/<key>`. The credential's grant must allow reading the object.
+async fn share_link(head: &RequestHead, path: &str, config: &Config, kv: &KvStore, now: i64) -> S3Result<Reply> {
+    if !matches!(head.method.as_str(), "GET" | "HEAD") {
+        return Err(S3Error::new(S3ErrorCode::MethodNotAllowed));
+    }
+    let mut parts = path.splitn(3, '/');
+    let (Some(access_key_id), Some(bucket), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(s3_error!(InvalidRequest, "Share links have the form /s/<access key id>/<bucket>/<key>."));
+    };
+    if key.is_empty() {
+        return Err(s3_error!(InvalidRequest, "Share links have the form /s/<access key id>/<bucket>/<key>."));
+    }
+    let grant = public_grant(kv, access_key_id, &config.master_secret, now).await?;
+    let scope = RequestScope { bucket: Some(bucket), key: Some(key), ..Default::default() };
+    authorize(&grant, Operation::GetObject, &scope, now)?;
+    let ctx = project_context(head, config, kv, &grant, now).await?;
+    validate_object_key(key)?;
+    ctx.node.check_key_fits(bucket, key)?;
+    get_object(&ctx, bucket, key).await
 }
 
 async fn load_project(kv: &KvStore, project_id: &str) -> S3Result<Project> {

@@ -29,10 +29,10 @@ def auth_bucket(s3, backend):
 
 
 @pytest.fixture
-def existing(s3, auth_bucket):
+def existing(raw, auth_bucket):
     """An object with known content that refused requests must leave alone."""
     key = f"existing-{uuid.uuid4().hex[:10]}"
-    s3.put_object(Bucket=auth_bucket, Key=key, Body=b"original content")
+    raw.put(auth_bucket, key, b"original content")
     return key
 
 

@@ -305,3 +305,32 @@ def test_cli_register_prints_working_configuration(gateway, project, layout):
     assert "aws" in human and "rclone" in human.lower()
     bad = subprocess.run([str(stack.portico_cli()), "grant", "restrict", "not-a-grant", "--readonly"], capture_output=True)
     assert bad.returncode != 0 and bad.stderr
+
+
+def test_share_links_serve_public_credentials_anonymously(gateway, project, creds, layout):
+    photos = layout["photos"]
+    grant = restrict(project["access_grant"], "--readonly", "--bucket", photos, "--prefix", "2024/")
+    public = stack.register(gateway.endpoint, grant, public=True)
+    link = f"{gateway.endpoint}/s/{public['access_key_id']}/{photos}"
+    r = requests.get(f"{link}/2024/a.jpg")
+    assert r.status_code == 200 and r.content == b"inside"
+    assert r.headers["ETag"]
+    r = requests.get(f"{link}/2024/a.jpg", headers={"Range": "bytes=1-3"})
+    assert r.status_code == 206 and r.content == b"nsi"
+    assert requests.head(f"{link}/2024/07/b.jpg").status_code == 200
+    # Outside the grant, a private credential, an unknown one: all AccessDenied, nothing revealed.
+    for url in (
+        f"{link}/2023/c.jpg",
+        f"{gateway.endpoint}/s/{creds['access_key_id']}/{photos}/2024/a.jpg",
+        f"{gateway.endpoint}/s/UNKNOWNUNKNOWNUNKNOWNUNKNOWN/{photos}/2024/a.jpg",
+    ):
+        r = requests.get(url)
+        assert r.status_code == 403 and b"<Code>AccessDenied</Code>" in r.content, url
+    r = requests.get(f"{link}/2024/missing.jpg")
+    assert r.status_code == 404 and b"<Code>NoSuchKey</Code>" in r.content
+    r = requests.put(f"{link}/2024/a.jpg", data=b"overwrite")
+    assert r.status_code == 405
+    assert requests.get(f"{link}/2024/a.jpg").content == b"inside"
+    # A public credential still needs its secret for S3 requests.
+    anonymous = requests.get(f"{gateway.endpoint}/{photos}/2024/a.jpg")
+    assert anonymous.status_code == 403

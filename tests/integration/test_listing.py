@@ -26,23 +26,23 @@ TREE = [
 
 
 @pytest.fixture(scope="module")
-def tree_bucket(s3, backend):
+def tree_bucket(s3, raw, backend):
     """A bucket with a small fixed tree, shared read-only by the listing tests."""
     name = f"it-list-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name)
     for key in TREE:
-        s3.put_object(Bucket=name, Key=key, Body=key.encode())
+        raw.put(name, key, key.encode())
     yield name
     backend.remove_bucket(name)
 
 
 @pytest.fixture(scope="module")
-def paged_bucket(s3, backend):
+def paged_bucket(s3, raw, backend):
     """25 keys k00..k24 for paging."""
     name = f"it-page-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name)
     for i in range(25):
-        s3.put_object(Bucket=name, Key=f"k{i:02d}", Body=str(i).encode())
+        raw.put(name, f"k{i:02d}", str(i).encode())
     yield name
     backend.remove_bucket(name)
 

@@ -70,7 +70,7 @@ def test_put_get_head_round_trip(s3, backend, shared_bucket):
 
 def test_raw_get_and_head_headers(raw, s3, shared_bucket):
     key = unique_key()
-    s3.put_object(Bucket=shared_bucket, Key=key, Body=DATA, ContentType="application/x-test")
+    raw.put(shared_bucket, key, DATA, headers={"Content-Type": "application/x-test"})
     r = raw.request("GET", f"/{shared_bucket}/{key}")
     assert r.status_code == 200, describe(r)
     assert r.content == DATA
@@ -148,9 +148,45 @@ def test_metadata_and_object_headers_round_trip(s3, raw, backend, shared_bucket)
     assert stored["ContentType"] == "text/plain; charset=utf-8"
 
 
-def test_response_header_overrides(s3, shared_bucket):
+def test_gzip_encoded_object_round_trips_byte_identical(s3, raw, backend, shared_bucket):
+    """An object stored with Content-Encoding: gzip is opaque bytes to S3: served exactly as stored,
+    with its Content-Encoding and exact Content-Length, never decompressed on the way."""
+    key = unique_key("gz")
+    body = gzip.compress(os.urandom(2048) + b"compressible " * 500)
+    s3.put_object(Bucket=shared_bucket, Key=key, Body=body, ContentEncoding="gzip", ContentType="application/octet-stream")
+    assert backend.get(shared_bucket, key) == body
+
+    got = s3.get_object(Bucket=shared_bucket, Key=key)
+    assert got["Body"].read() == body
+    assert got.get("ContentEncoding") == "gzip"
+    assert got["ContentLength"] == len(body)
+
+    for accept in ("identity", "gzip, deflate, br"):
+        r = raw.request("GET", f"/{shared_bucket}/{key}", unsigned_headers={"Accept-Encoding": accept}, stream=True)
+        assert r.status_code == 200, describe(r)
+        assert r.headers.get("content-encoding") == "gzip", describe(r)
+        assert r.headers.get("content-length") == str(len(body)), describe(r)
+        assert r.raw.read(decode_content=False) == body, accept
+
+    ranged = s3.get_object(Bucket=shared_bucket, Key=key, Range="bytes=0-99")
+    assert ranged["Body"].read() == body[:100]
+    assert ranged["ContentRange"] == f"bytes 0-99/{len(body)}"
+
+
+def test_plain_object_has_no_content_encoding(s3, raw, shared_bucket):
+    """An object uploaded without Content-Encoding has none on HEAD and GET."""
+    key = unique_key("noenc")
+    raw.put(shared_bucket, key, b"plain bytes")
+    for answer in (s3.head_object(Bucket=shared_bucket, Key=key), s3.get_object(Bucket=shared_bucket, Key=key)):
+        headers = answer["ResponseMetadata"]["HTTPHeaders"]
+        assert "content-encoding" not in headers, headers
+    r = raw.request("GET", f"/{shared_bucket}/{key}", unsigned_headers=IDENTITY)
+    assert "content-encoding" not in r.headers, describe(r)
+
+
+def test_response_header_overrides(s3, raw, shared_bucket):
     key = unique_key()
-    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"{}", ContentType="text/plain")
+    raw.put(shared_bucket, key, b"{}", headers={"Content-Type": "text/plain"})
     got = s3.get_object(
         Bucket=shared_bucket,
         Key=key,
@@ -225,9 +261,9 @@ def test_large_object_round_trips_byte_identical(s3, backend, shared_bucket):
 
 
 @pytest.fixture(scope="module")
-def ranged_key(s3, shared_bucket):
+def ranged_key(raw, shared_bucket):
     key = unique_key("ranged")
-    s3.put_object(Bucket=shared_bucket, Key=key, Body=DATA)
+    raw.put(shared_bucket, key, DATA)
     return key
 
 
@@ -320,7 +356,7 @@ def test_object_operations_on_missing_bucket(s3, raw, backend, new_bucket):
 
 def test_delete_object(s3, raw, backend, shared_bucket):
     key = unique_key("del")
-    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"short-lived")
+    raw.put(shared_bucket, key, b"short-lived")
     r = raw.request("DELETE", f"/{shared_bucket}/{key}")
     assert r.status_code == 204, describe(r)
     assert r.content == b""
@@ -338,10 +374,10 @@ def test_delete_object_is_idempotent(s3, raw, shared_bucket):
     assert r.status_code == 204, describe(r)
 
 
-def test_delete_object_only_deletes_that_key(s3, backend, shared_bucket):
+def test_delete_object_only_deletes_that_key(s3, raw, backend, shared_bucket):
     base = unique_key("sib")
     for k in (base, base + "x", base + "/child"):
-        s3.put_object(Bucket=shared_bucket, Key=k, Body=k.encode())
+        raw.put(shared_bucket, k, k.encode())
     s3.delete_object(Bucket=shared_bucket, Key=base)
     assert backend.object(shared_bucket, base) is None
     assert backend.get(shared_bucket, base + "x") == (base + "x").encode()
@@ -362,7 +398,7 @@ def test_delete_object_on_missing_bucket(s3, raw, new_bucket):
 
 def test_wrong_content_md5_is_bad_digest_and_keeps_old_content(s3, raw, backend, shared_bucket):
     key = unique_key("md5")
-    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"original")
+    raw.put(shared_bucket, key, b"original")
     wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
     r = raw.request("PUT", f"/{shared_bucket}/{key}", body=b"replacement", headers={"Content-MD5": wrong})
     assert_s3_error(r, 400, "BadDigest")
@@ -381,7 +417,7 @@ def test_correct_content_md5_is_accepted(s3, raw, backend, shared_bucket):
 
 def test_wrong_checksum_header_is_bad_digest_and_keeps_old_content(s3, raw, backend, shared_bucket):
     key = unique_key("crc")
-    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"original")
+    raw.put(shared_bucket, key, b"original")
     # CRC32 of b"something else", not of the body sent.
     import zlib
 
@@ -478,7 +514,7 @@ def test_object_bodies_are_not_recompressed(raw, s3, shared_bucket, range_header
     """A client that accepts gzip (browsers, curl --compressed, requests) still gets the object as
     S3 serves it: no Content-Encoding the object does not have, and an exact Content-Length."""
     key = unique_key("plain")
-    s3.put_object(Bucket=shared_bucket, Key=key, Body=b"x" * 4096, ContentType="text/plain")
+    raw.put(shared_bucket, key, b"x" * 4096, headers={"Content-Type": "text/plain"})
     headers = {"Range": range_header} if range_header else {}
     r = raw.request(
         "GET", f"/{shared_bucket}/{key}", headers=headers, unsigned_headers={"Accept-Encoding": "gzip, deflate, br"}, stream=True

@@ -13,11 +13,11 @@ from s3http import assert_s3_error, describe
 
 
 @pytest.fixture(scope="module")
-def nim_bucket(s3, backend):
+def nim_bucket(s3, raw, backend):
     name = f"it-nim-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key="obj", Body=b"untouched")
-    s3.put_object(Bucket=name, Key="obj2", Body=b"untouched too")
+    raw.put(name, "obj", b"untouched")
+    raw.put(name, "obj2", b"untouched too")
     yield name
     backend.remove_bucket(name)
 
