@@ -389,11 +389,7 @@ async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
                 headers: Vec::new(),
                 body: response.body().map_or(ReplyBody::Empty, ReplyBody::Stream),
             };
-            let mut reply = pass_headers(reply, &response);
-            if headers::needs_identity_encoding(&reply.headers, ctx.head.header("accept-encoding")) {
-                reply = reply.header("content-encoding", "identity");
-            }
-            Ok(reply)
+            Ok(pass_headers(reply, &response))
         }
         304 => {
             discard_body(&response);

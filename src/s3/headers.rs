@@ -67,22 +67,6 @@ pub fn is_passed_to_client(name: &str) -> bool {
         || is_metadata_or_checksum(&name)
 }
 
-/// Whether an object response must say `Content-Encoding: identity`: the edge (and Miniflare,
-/// which emulates it) compresses compressible responses for clients that accept gzip or br, which
-/// would change the bytes Range, Content-Length and checksums refer to. An explicit encoding
-/// stops that. Objects with their own Content-Encoding, and clients that accept no compression
-/// (the AWS SDKs), are left as S3 answers them.
-pub fn needs_identity_encoding(response_headers: &[(String, String)], accept_encoding: Option<&str>) -> bool {
-    let has_encoding = response_headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-encoding"));
-    let accepts_compression = accept_encoding.is_some_and(|accepted| {
-        accepted.split(',').any(|coding| {
-            let coding = coding.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            matches!(coding.as_str(), "gzip" | "br" | "deflate" | "zstd" | "*")
-        })
-    });
-    !has_encoding && accepts_compression
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,17 +118,6 @@ mod tests {
             ("cookie", "c"),
         ]));
         assert_eq!(forwarded, headers(&[("range", "bytes=0-9"), ("if-none-match", "\"e\"")]));
-    }
-
-    #[test]
-    fn identity_encoding_only_where_the_edge_would_compress() {
-        let plain = headers(&[("content-type", "text/plain")]);
-        let gzipped = headers(&[("content-encoding", "gzip")]);
-        assert!(needs_identity_encoding(&plain, Some("gzip, deflate")));
-        assert!(needs_identity_encoding(&plain, Some("br;q=1.0, identity;q=0.5")));
-        assert!(!needs_identity_encoding(&plain, Some("identity")));
-        assert!(!needs_identity_encoding(&plain, None));
-        assert!(!needs_identity_encoding(&gzipped, Some("gzip")));
     }
 
     #[test]

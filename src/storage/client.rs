@@ -100,9 +100,6 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
         headers.append(name, value).map_err(node_unreachable)?;
     }
     let init = RequestInit::new();
-    // Object bytes pass through as stored: without this, the runtime would gunzip an object
-    // stored with Content-Encoding: gzip.
-    let _ = js_sys::Reflect::set(&init, &JsValue::from_str("encodeResponseBody"), &JsValue::from_str("manual"));
     init.set_method(request.method);
     init.set_headers(&headers);
     match &request.body {
@@ -116,7 +113,12 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
         format!("{}{}?{}", node.base_url(), request.path, raw_query)
     };
     let js_request = Request::new_with_str_and_init(&url, &init).map_err(node_unreachable)?;
-    let promise = worker::js_sys::global().unchecked_into::<FetchGlobal>().fetch_with_request(&js_request);
+    // Object bytes pass through as stored: without `encodeResponseBody: "manual"` (honoured only
+    // in fetch's own init, not the Request's), the runtime would gunzip an object stored with
+    // Content-Encoding: gzip.
+    let fetch_init = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&fetch_init, &JsValue::from_str("encodeResponseBody"), &JsValue::from_str("manual"));
+    let promise = worker::js_sys::global().unchecked_into::<FetchGlobal>().fetch_with_request(&js_request, &fetch_init);
     let response = JsFuture::from(promise).await.map_err(node_unreachable)?;
     Ok(response.into())
 }
@@ -129,7 +131,7 @@ extern "C" {
     /// The worker's global scope, for `fetch`.
     type FetchGlobal;
     #[wasm_bindgen(method, js_name = fetch)]
-    fn fetch_with_request(this: &FetchGlobal, request: &Request) -> js_sys::Promise;
+    fn fetch_with_request(this: &FetchGlobal, request: &Request, init: &js_sys::Object) -> js_sys::Promise;
 }
 
 /// Read a whole small response body (XML documents, bucket records) as text.

@@ -17,7 +17,7 @@ pub struct NodeConfig {
     pub region: String,
     pub access_key_id: String,
     pub secret_access_key: String,
-    /// Longest backend key the node stores, in bytes (S3: 1024; Garage on LMDB: 479).
+    /// Longest backend key the node stores, in bytes (S3: 1024; Garage on LMDB: 471).
     #[serde(default = "default_max_key_bytes")]
     pub max_key_bytes: usize,
 }
