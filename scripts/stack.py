@@ -255,7 +255,8 @@ class Worker:
         return self
 
     def stop(self) -> None:
-        stop_process(self.process)
+        # Miniflare's dispose can take long; nothing of it needs to be kept.
+        stop_process(self.process, timeout=3)
 
 
 def build_worker() -> None:
