@@ -69,6 +69,21 @@ impl Ctx<'_> {
         }
     }
 
+    /// Send a read (a listing) about a client bucket together with the bucket's existence check,
+    /// and return the node's document: NoSuchBucket wins over whatever the node answered.
+    async fn read_in_bucket(&self, bucket: &str, request: NodeRequest) -> S3Result<String> {
+        let (exists, response) = join(self.bucket_exists(bucket), self.send(request)).await;
+        if !exists? {
+            return Err(no_such_bucket(bucket));
+        }
+        let response = response?;
+        let body = response_text(&response).await?;
+        if response.status() != 200 {
+            return Err(from_node_error(response.status(), &body, &format!("/{bucket}")));
+        }
+        Ok(body)
+    }
+
     async fn require_bucket(&self, bucket: &str) -> S3Result<()> {
         if self.bucket_exists(bucket).await? {
             Ok(())
@@ -281,16 +296,7 @@ async fn delete_bucket(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
         .query("list-type", "2")
         .query("prefix", bucket_prefix(bucket))
         .query("max-keys", "1");
-    let (exists, listing) = join(ctx.bucket_exists(bucket), ctx.send(probe)).await;
-    if !exists? {
-        return Err(no_such_bucket(bucket));
-    }
-    let listing = listing?;
-    let body = response_text(&listing).await?;
-    if listing.status() != 200 {
-        return Err(from_node_error(listing.status(), &body, &format!("/{bucket}")));
-    }
-    if !list::parse_node_list(&body)?.contents.is_empty() {
+    if !list::parse_node_list(&ctx.read_in_bucket(bucket, probe).await?)?.contents.is_empty() {
         return Err(S3Error::new(S3ErrorCode::BucketNotEmpty).resource(format!("/{bucket}")));
     }
     let response = ctx.send(NodeRequest::new("DELETE", ctx.object_path(&bucket_record_key(bucket)))).await?;
@@ -307,16 +313,7 @@ async fn list_objects(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
     for (name, value) in list::backend_list_query(&list_request, &bucket_prefix(bucket)) {
         request = request.query(&name, value);
     }
-    let (exists, listing) = join(ctx.bucket_exists(bucket), ctx.send(request)).await;
-    if !exists? {
-        return Err(no_such_bucket(bucket));
-    }
-    let listing = listing?;
-    let body = response_text(&listing).await?;
-    if listing.status() != 200 {
-        return Err(from_node_error(listing.status(), &body, &format!("/{bucket}")));
-    }
-    let page = list::parse_node_list(&body)?;
+    let page = list::parse_node_list(&ctx.read_in_bucket(bucket, request).await?)?;
     Ok(Reply::xml(list::render_list(&list_request, bucket, &bucket_prefix(bucket), &page, &ctx.owner())))
 }
 
