@@ -13,7 +13,7 @@ use worker::kv::KvStore;
 
 use crate::auth::credential::kv_key;
 use crate::auth::registration::{self, bearer_token, is_admin, may_revoke, ApiError, MAX_BODY_BYTES};
-use crate::auth::runtime::fetch_record;
+use crate::auth::runtime::{fetch_record, forget_record};
 use crate::config::Config;
 use crate::http::RequestHead;
 use crate::reply::Reply;
@@ -55,7 +55,7 @@ pub async fn handle(
     let segments: Vec<&str> = path.split('/').collect();
     let result = match (head.method.as_str(), segments.as_slice()) {
         ("POST", ["access"]) => register(request, head, config, kv, now).await,
-        ("DELETE", ["access", access_key_id]) => revoke(head, access_key_id, config, kv).await,
+        ("DELETE", ["access", access_key_id]) => revoke(head, access_key_id, config, kv, now).await,
         ("POST", ["admin", "projects"]) => create_project(request, head, config, kv, now).await,
         ("GET", ["admin", "projects", id]) => get_project(head, id, config, kv).await,
         (_, ["access"] | ["access", _] | ["admin", "projects"] | ["admin", "projects", _]) => {
@@ -112,10 +112,16 @@ async fn register(
     Ok(Reply::json(200, serde_json::to_string(&new.response).expect("response serializes")))
 }
 
-async fn revoke(head: &RequestHead, access_key_id: &str, config: &Config, kv: &KvStore) -> Result<Reply, ApiError> {
+async fn revoke(
+    head: &RequestHead,
+    access_key_id: &str,
+    config: &Config,
+    kv: &KvStore,
+    now: i64,
+) -> Result<Reply, ApiError> {
     let bearer = bearer_token(head.header("authorization"))
         .ok_or_else(|| ApiError::new(401, "send Authorization: Bearer <secret key of the credential>"))?;
-    let record = fetch_record(kv, access_key_id)
+    let record = fetch_record(kv, access_key_id, now)
         .await
         .map_err(|e| kv_unavailable(e.message))?
         .ok_or_else(|| ApiError::new(404, "no such credential"))?;
@@ -123,6 +129,7 @@ async fn revoke(head: &RequestHead, access_key_id: &str, config: &Config, kv: &K
         return Err(ApiError::new(403, "the token does not match this credential"));
     }
     kv.delete(&kv_key(access_key_id)).await.map_err(kv_unavailable)?;
+    forget_record(access_key_id);
     Ok(Reply::empty(204))
 }
 

@@ -1,6 +1,7 @@
 //! Who is asking and what they may do.
 pub mod amz_date;
 pub mod authorize;
+pub mod cache;
 pub mod credential;
 pub mod grant;
 pub mod registration;
@@ -10,5 +11,6 @@ pub mod sigv4;
 
 #[cfg(target_arch = "wasm32")]
 pub mod api;
+pub mod chunked;
 #[cfg(target_arch = "wasm32")]
 pub mod runtime;

@@ -1,7 +1,11 @@
 //! Runtime adapter: authenticate a request against credential records in KV. The lookup happens
 //! here, outside the pure signature checks (which take the secret as a parameter).
 
+use std::cell::RefCell;
+
 use worker::kv::KvStore;
+
+use crate::auth::cache::TtlCache;
 
 use crate::auth::credential::{kv_key, open, CredentialRecord};
 use crate::auth::grant::Grant;
@@ -75,7 +79,7 @@ pub fn verified_grant(record: &CredentialRecord, master_secret: &[u8]) -> S3Resu
 /// The grant of a public credential, for anonymous share-link reads: unknown, private and expired
 /// credentials all answer AccessDenied, so a link reveals nothing about keys that are not shared.
 pub async fn public_grant(kv: &KvStore, access_key_id: &str, master_secret: &[u8], now: i64) -> S3Result<Grant> {
-    let record = fetch_record(kv, access_key_id)
+    let record = fetch_record(kv, access_key_id, now)
         .await?
         .filter(|record| record.public && record.expires_at.is_none_or(|t| t > now))
         .ok_or_else(|| S3Error::new(S3ErrorCode::AccessDenied))?;
@@ -85,7 +89,8 @@ pub async fn public_grant(kv: &KvStore, access_key_id: &str, master_secret: &[u8
 /// Load and decrypt the record of an access key id; refuse unknown, undecryptable, expired and
 /// secret-less records for signed requests.
 pub async fn load_record(kv: &KvStore, access_key_id: &str, now: i64) -> S3Result<(CredentialRecord, SecretKey)> {
-    let record = fetch_record(kv, access_key_id).await?.ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
+    let record =
+        fetch_record(kv, access_key_id, now).await?.ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
     if record.expires_at.is_some_and(|t| t <= now) {
         return Err(s3_error!(AccessDenied, "The access key has expired."));
     }
@@ -94,13 +99,37 @@ pub async fn load_record(kv: &KvStore, access_key_id: &str, now: i64) -> S3Resul
     Ok((record, secret))
 }
 
+/// How long an isolate reuses a credential record it read from KV. A revoked credential keeps
+/// working in an isolate that cached it for at most this long, on top of KV's propagation delay
+/// (README "KV propagation").
+pub const RECORD_CACHE_SECS: i64 = 30;
+
+thread_local! {
+    /// Decrypted records by KV key (a hash of the access key id). Only records that exist are
+    /// cached, so a credential registered a moment ago is found as soon as KV has it.
+    static RECORDS: RefCell<TtlCache<CredentialRecord>> = RefCell::new(TtlCache::new(RECORD_CACHE_SECS, 10_000));
+}
+
+/// Forget a cached record (after revocation in this isolate).
+pub fn forget_record(access_key_id: &str) {
+    RECORDS.with(|cache| cache.borrow_mut().remove(&kv_key(access_key_id)));
+}
+
 /// The decrypted record of an access key id, `None` when there is none (or it does not decrypt
 /// with this id, which is the same thing to a caller).
-pub async fn fetch_record(kv: &KvStore, access_key_id: &str) -> S3Result<Option<CredentialRecord>> {
+pub async fn fetch_record(kv: &KvStore, access_key_id: &str, now: i64) -> S3Result<Option<CredentialRecord>> {
+    let key = kv_key(access_key_id);
+    if let Some(record) = RECORDS.with(|cache| cache.borrow_mut().get(&key, now)) {
+        return Ok(Some(record));
+    }
     let stored = kv
-        .get(&kv_key(access_key_id))
+        .get(&key)
         .text()
         .await
         .map_err(|_| s3_error!(ServiceUnavailable, "The credential store could not be reached. Please retry."))?;
-    Ok(stored.and_then(|stored| open(access_key_id, &stored).ok()))
+    let record = stored.and_then(|stored| open(access_key_id, &stored).ok());
+    if let Some(record) = &record {
+        RECORDS.with(|cache| cache.borrow_mut().insert(key, record.clone(), now));
+    }
+    Ok(record)
 }

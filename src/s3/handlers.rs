@@ -2,6 +2,8 @@
 //! Decisions (which operation, which headers, which error) are made by the pure modules; this
 //! file only sequences requests.
 
+use std::cell::RefCell;
+
 use futures_util::future::join;
 use wasm_bindgen::JsValue;
 use web_sys::Response;
@@ -9,6 +11,7 @@ use worker::kv::KvStore;
 use worker::Env;
 
 use crate::auth::authorize::{authorize, RequestScope};
+use crate::auth::cache::TtlCache;
 use crate::auth::grant::Grant;
 use crate::auth::runtime::{authenticate, public_grant, Caller};
 use crate::auth::sigv4::PayloadHash;
@@ -144,7 +147,7 @@ async fn project_context<'a>(
     grant: &Grant,
     now: i64,
 ) -> S3Result<Ctx<'a>> {
-    let project = load_project(kv, &grant.project_id).await?;
+    let project = load_project(kv, &grant.project_id, now).await?;
     let node = config
         .nodes
         .get(&project.node)
@@ -174,14 +177,27 @@ async fn share_link(head: &RequestHead, path: &str, config: &Config, kv: &KvStor
     get_object(&ctx, bucket, key).await
 }
 
-async fn load_project(kv: &KvStore, project_id: &str) -> S3Result<Project> {
+/// How long an isolate reuses a project record (projects change only by operator action).
+const PROJECT_CACHE_SECS: i64 = 60;
+
+thread_local! {
+    static PROJECTS: RefCell<TtlCache<Project>> = RefCell::new(TtlCache::new(PROJECT_CACHE_SECS, 1_000));
+}
+
+async fn load_project(kv: &KvStore, project_id: &str, now: i64) -> S3Result<Project> {
+    if let Some(project) = PROJECTS.with(|cache| cache.borrow_mut().get(project_id, now)) {
+        return Ok(project);
+    }
     let stored = kv
         .get(&project_kv_key(project_id))
         .text()
         .await
         .map_err(|_| s3_error!(ServiceUnavailable, "The credential store could not be reached. Please retry."))?
         .ok_or_else(|| s3_error!(InvalidAccessKeyId, "The project of this access key no longer exists."))?;
-    serde_json::from_str(&stored).map_err(|e| config_error(format!("project record {project_id}: {e}")))
+    let project: Project =
+        serde_json::from_str(&stored).map_err(|e| config_error(format!("project record {project_id}: {e}")))?;
+    PROJECTS.with(|cache| cache.borrow_mut().insert(project_id.to_string(), project.clone(), now));
+    Ok(project)
 }
 
 async fn dispatch(

@@ -10,6 +10,8 @@ pub mod headers;
 pub mod operation;
 pub mod range;
 
+pub mod batch;
 #[cfg(target_arch = "wasm32")]
 pub mod handlers;
 pub mod list;
+pub mod multipart;
