@@ -4,10 +4,12 @@
 //!
 //! The three framings, as `x-amz-content-sha256` names them:
 //! ```text
-//! STREAMING-AWS4-HMAC-SHA256-PAYLOAD           <hex-size>;chunk-signature=<sig>\r\n<data>\r\n ... 0;chunk-signature=<sig>\r\n\r\n
-//! STREAMING-UNSIGNED-PAYLOAD-TRAILER           <hex-size>\r\n<data>\r\n ... 0\r\n[x-amz-checksum-<algo>:<b64>\r\n]\r\n
-//! STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER   signed chunks ... 0;chunk-signature=<sig>\r\n
-//!                                              [x-amz-checksum-<algo>:<b64>\r\n]x-amz-trailer-signature:<sig>\r\n\r\n
+//! STREAMING-AWS4-HMAC-SHA256-PAYLOAD          <hex-size>;chunk-signature=<sig>\r\n<data>\r\n ...
+//!                                             0;chunk-signature=<sig>\r\n\r\n
+//! STREAMING-UNSIGNED-PAYLOAD-TRAILER          <hex-size>\r\n<data>\r\n ...
+//!                                             0\r\n[x-amz-checksum-<algo>:<b64>\r\n]\r\n
+//! STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER  signed chunks ... 0;chunk-signature=<sig>\r\n
+//!                                             [x-amz-checksum-<algo>:<b64>\r\n]x-amz-trailer-signature:<sig>\r\n\r\n
 //! ```
 //! A chunk's signature is HMAC(signing key, "AWS4-HMAC-SHA256-PAYLOAD\n" date "\n" scope "\n"
 //! previous-signature "\n" sha256("") "\n" sha256(chunk data)); the trailer's is HMAC(signing key,
@@ -1089,7 +1091,7 @@ mod tests {
             "A\r\ndummy data\r\nJ\r\nx-amz-checksum-crc64nvme:dPVWc2vU1+Q=\r\n\r\n",
             "",
             "\r\n",
-            "A;chunk-signature=0000000000000000000000000000000000000000000000000000000000000000\r\ndummy data\r\n0\r\n\r\n",
+            format!("A;chunk-signature={}\r\ndummy data\r\n0\r\n\r\n", "0".repeat(64)).as_str(),
             "A\r\ndummy data\r\n0\r\nx-amz-checksum-crc64nvme:dPVWc2vU1+Q=\r\n\r\nextra",
             "0A\r\ndummy data\n\r0\r\n\r\n",
             "-A\r\ndummy data\r\n0\r\n\r\n",
@@ -1137,12 +1139,13 @@ mod tests {
             ("5\r\nhello\r\n0\r\ninvalid_trailer:M3eFcAZSQlc=\r\n\r\n", crc64),
             ("5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n", crc64),
             // Twice.
-            ("5\r\nhello\r\n0\r\nx-amz-checksum-crc64nvme:M3eFcAZSQlc=\r\nx-amz-checksum-crc64nvme:M3eFcAZSQlc=\r\n\r\n", crc64),
-            // A signature in an unsigned body.
             (
-                "5\r\nhello\r\n0\r\nx-amz-checksum-crc64nvme:M3eFcAZSQlc=\r\nx-amz-trailer-signature:00\r\n\r\n",
+                "5\r\nhello\r\n0\r\nx-amz-checksum-crc64nvme:M3eFcAZSQlc=\r\n\
+                 x-amz-checksum-crc64nvme:M3eFcAZSQlc=\r\n\r\n",
                 crc64,
             ),
+            // A signature in an unsigned body.
+            ("5\r\nhello\r\n0\r\nx-amz-checksum-crc64nvme:M3eFcAZSQlc=\r\nx-amz-trailer-signature:00\r\n\r\n", crc64),
         ];
         for (body, trailer) in cases {
             let err = decode(Kind::UnsignedTrailer, 5, trailer, body.as_bytes()).unwrap_err();

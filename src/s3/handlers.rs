@@ -24,6 +24,7 @@ use crate::s3::headers;
 use crate::s3::list;
 use crate::s3::operation::{self, Operation};
 use crate::s3::xml;
+use crate::s3::{batch, multipart};
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::s3_error;
 use crate::storage::client::{discard_body, response_text, send, NodeBody, NodeRequest};
@@ -125,13 +126,22 @@ pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, no
     let host_bucket = target.bucket.as_deref().filter(|_| target.style == AddressingStyle::VirtualHost);
     let caller = authenticate(head, host_bucket, &kv, &config.master_secret, now).await?;
     let list_prefix = head.query_param("prefix");
+    let copy_source = match operation {
+        Operation::CopyObject | Operation::UploadPartCopy => {
+            Some(multipart::parse_copy_source(head.header("x-amz-copy-source").unwrap_or_default())?)
+        }
+        _ => None,
+    };
     let scope = RequestScope {
         bucket: target.bucket.as_deref(),
         key: target.key.as_deref(),
         list_prefix: list_prefix.as_deref(),
-        copy_source: None,
+        copy_source: copy_source.as_ref().map(|source| (source.bucket.as_str(), source.key.as_str())),
     };
-    authorize(&caller.grant, operation, &scope, now)?;
+    // DeleteObjects is checked key by key once its body is read.
+    if operation != Operation::DeleteObjects {
+        authorize(&caller.grant, operation, &scope, now)?;
+    }
     let ctx = project_context(head, &config, &kv, &caller.grant, now).await?;
     dispatch(&ctx, operation, target, caller, request).await
 }
@@ -231,6 +241,14 @@ async fn dispatch(
         PutObject => put_object(ctx, &bucket, &key, caller.payload, request).await,
         GetObject | HeadObject => get_object(ctx, &bucket, &key).await,
         DeleteObject => delete_object(ctx, &bucket, &key).await,
+        CreateMultipartUpload => create_multipart_upload(ctx, &bucket, &key).await,
+        UploadPart => upload_part(ctx, &bucket, &key, caller.payload, request).await,
+        UploadPartCopy | CopyObject => copy(ctx, operation, &bucket, &key).await,
+        CompleteMultipartUpload => complete_multipart_upload(ctx, &bucket, &key, &caller.payload, request).await,
+        AbortMultipartUpload => abort_multipart_upload(ctx, &bucket, &key).await,
+        ListParts => list_parts(ctx, &bucket, &key).await,
+        ListMultipartUploads => list_multipart_uploads(ctx, &bucket).await,
+        DeleteObjects => delete_objects(ctx, &bucket, &caller, request).await,
         other => Err(s3_error!(NotImplemented, "{} is not implemented yet.", other.name())),
     }
 }
@@ -275,7 +293,7 @@ async fn create_bucket(
     request: &worker::Request,
 ) -> S3Result<Reply> {
     validate_bucket_name(bucket)?;
-    let body = read_small_body(request, ctx.head, payload).await?;
+    let body = read_small_body(request, ctx.head, payload, 64 * 1024).await?;
     let location = xml::parse_create_bucket_configuration(&body)?;
     if ctx.bucket_exists(bucket).await? {
         return Err(S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou).resource(format!("/{bucket}")));
@@ -346,6 +364,28 @@ async fn put_object(
     payload: PayloadHash,
     request: &worker::Request,
 ) -> S3Result<Reply> {
+    ctx.require_bucket(bucket).await?;
+    let mut node_request = NodeRequest::new("PUT", ctx.object_path(&object_backend_key(bucket, key)));
+    for (name, value) in headers::put_object_request_headers(&ctx.head.headers) {
+        node_request = node_request.header(&name, value);
+    }
+    let response =
+        upload_body(ctx, node_request, payload, request, &format!("/{bucket}/{key}"), S3ErrorCode::NoSuchBucket)
+            .await?;
+    Ok(pass_headers(Reply::empty(200), &response))
+}
+
+/// Stream the client's body to the node under the integrity rules: the signed payload hash is
+/// verified on the way and the final bytes are held back until it matches. Returns the node's
+/// 200 answer (body discarded) or the client's error.
+async fn upload_body(
+    ctx: &Ctx<'_>,
+    node_request: NodeRequest,
+    payload: PayloadHash,
+    request: &worker::Request,
+    resource: &str,
+    not_found: S3ErrorCode,
+) -> S3Result<Response> {
     let length = declared_length(ctx.head)?;
     let checks: Vec<Box<dyn BodyCheck>> = match payload {
         PayloadHash::Unsigned => Vec::new(),
@@ -356,14 +396,7 @@ async fn put_object(
             return Err(s3_error!(NotImplemented, "aws-chunked uploads are not supported yet."))
         }
     };
-    ctx.require_bucket(bucket).await?;
-
-    let mut node_request = NodeRequest::new("PUT", ctx.object_path(&object_backend_key(bucket, key)));
-    for (name, value) in headers::put_object_request_headers(&ctx.head.headers) {
-        node_request = node_request.header(&name, value);
-    }
-    node_request = node_request.header("content-length", length.to_string());
-    let resource = format!("/{bucket}/{key}");
+    let node_request = node_request.header("content-length", length.to_string());
     let response = match request.inner().body() {
         Some(source) if length > 0 => send_verified(ctx.node, node_request, source, length, checks, ctx.now).await?,
         _ => {
@@ -375,10 +408,16 @@ async fn put_object(
         }
     };
     if response.status() != 200 {
-        return Err(from_node_error(response.status(), &response_text(&response).await?, &resource));
+        // A node that refuses before reading the body may leave its answer unreadable: a bare
+        // 404 then means the upload (or bucket) the request names is gone.
+        let body = response_text(&response).await?;
+        if response.status() == 404 && body.is_empty() {
+            return Err(S3Error::new(not_found).resource(resource));
+        }
+        return Err(from_node_error(response.status(), &body, resource));
     }
     discard_body(&response);
-    Ok(pass_headers(Reply::empty(200), &response))
+    Ok(response)
 }
 
 async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
@@ -390,6 +429,8 @@ async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
     for (name, value) in ctx.head.query_params() {
         if headers::GET_QUERY_OVERRIDES.contains(&name.as_str()) {
             node_request = node_request.query(&name, value);
+        } else if name == "partNumber" {
+            node_request = node_request.query("partNumber", multipart::parse_part_number(&value)?.to_string());
         }
     }
     let response = ctx.send(node_request).await?;
@@ -445,6 +486,252 @@ async fn delete_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply
     }
 }
 
+/// The upload id of a multipart request (the node's own, passed through opaque).
+fn upload_id(head: &RequestHead) -> S3Result<String> {
+    head.query_param("uploadId").filter(|id| !id.is_empty()).ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchUpload))
+}
+
+/// Read a node's small XML answer, or the client's error for a non-200 status.
+async fn node_document(response: Response, resource: &str) -> S3Result<String> {
+    let body = response_text(&response).await?;
+    if response.status() != 200 {
+        return Err(from_node_error(response.status(), &body, resource));
+    }
+    Ok(body)
+}
+
+async fn create_multipart_upload(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
+    ctx.require_bucket(bucket).await?;
+    let mut node_request =
+        NodeRequest::new("POST", ctx.object_path(&object_backend_key(bucket, key))).query("uploads", "");
+    for (name, value) in headers::put_object_request_headers(&ctx.head.headers) {
+        node_request = node_request.header(&name, value);
+    }
+    let resource = format!("/{bucket}/{key}");
+    let document = node_document(ctx.send(node_request).await?, &resource).await?;
+    let upload_id = multipart::parse_node_initiate(&document)?;
+    Ok(Reply::xml(multipart::render_initiate(bucket, key, &upload_id)))
+}
+
+async fn upload_part(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    key: &str,
+    payload: PayloadHash,
+    request: &worker::Request,
+) -> S3Result<Reply> {
+    let part_number = multipart::parse_part_number(&ctx.head.query_param("partNumber").unwrap_or_default())?;
+    let mut node_request = NodeRequest::new("PUT", ctx.object_path(&object_backend_key(bucket, key)))
+        .query("partNumber", part_number.to_string())
+        .query("uploadId", upload_id(ctx.head)?);
+    for (name, value) in headers::upload_part_request_headers(&ctx.head.headers) {
+        node_request = node_request.header(&name, value);
+    }
+    let response =
+        upload_body(ctx, node_request, payload, request, &format!("/{bucket}/{key}"), S3ErrorCode::NoSuchUpload)
+            .await?;
+    Ok(pass_headers(Reply::empty(200), &response))
+}
+
+/// CopyObject and UploadPartCopy: the node copies inside the project's backend bucket.
+async fn copy(ctx: &Ctx<'_>, operation: Operation, bucket: &str, key: &str) -> S3Result<Reply> {
+    let source = multipart::parse_copy_source(ctx.head.header("x-amz-copy-source").unwrap_or_default())?;
+    ctx.node.check_key_fits(&source.bucket, &source.key)?;
+    let kind =
+        if operation == Operation::UploadPartCopy { multipart::CopyKind::Part } else { multipart::CopyKind::Object };
+    let mut node_request = NodeRequest::new("PUT", ctx.object_path(&object_backend_key(bucket, key)));
+    if kind == multipart::CopyKind::Part {
+        let part_number = multipart::parse_part_number(&ctx.head.query_param("partNumber").unwrap_or_default())?;
+        node_request =
+            node_request.query("partNumber", part_number.to_string()).query("uploadId", upload_id(ctx.head)?);
+        if let Some(range) = ctx.head.header("x-amz-copy-source-range") {
+            node_request = node_request
+                .header("x-amz-copy-source-range", multipart::parse_copy_source_range(range)?.header_value());
+        }
+    } else {
+        ctx.require_bucket(bucket).await?;
+        for (name, value) in headers::put_object_request_headers(&ctx.head.headers) {
+            node_request = node_request.header(&name, value);
+        }
+    }
+    let backend_source = format!(
+        "/{}/{}",
+        ctx.project.backend_bucket,
+        crate::http::uri_encode(&object_backend_key(&source.bucket, &source.key), true)
+    );
+    node_request = node_request.header("x-amz-copy-source", backend_source);
+    for (name, value) in headers::copy_request_headers(&ctx.head.headers) {
+        node_request = node_request.header(&name, value);
+    }
+    let resource = format!("/{bucket}/{key}");
+    let response = ctx.send(node_request).await?;
+    if response.status() == 404 {
+        // The source is missing: say which, as S3 does.
+        discard_body(&response);
+        let source_resource = format!("/{}/{}", source.bucket, source.key);
+        return Err(if ctx.bucket_exists(&source.bucket).await? {
+            S3Error::new(S3ErrorCode::NoSuchKey).resource(source_resource)
+        } else {
+            no_such_bucket(&source.bucket)
+        });
+    }
+    let document = node_document(response, &resource).await?;
+    match multipart::parse_node_copy_result(&document, kind)? {
+        multipart::NodeAnswer::Done(result) => Ok(Reply::xml(multipart::render_copy_result(kind, &result))),
+        multipart::NodeAnswer::Failed(failure) => Err(from_node_error(200, &failure_document(&failure), &resource)),
+    }
+}
+
+/// A node error reported inside a 200 answer, as an error document for `from_node_error`.
+fn failure_document(failure: &multipart::NodeErrorDocument) -> String {
+    format!(
+        "<Error><Code>{}</Code><Message>{}</Message></Error>",
+        xml::escape(&failure.code),
+        xml::escape(&failure.message)
+    )
+}
+
+/// Non-final parts must be at least 5 MiB (S3's rule; some nodes do not enforce it).
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+
+async fn complete_multipart_upload(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    key: &str,
+    payload: &PayloadHash,
+    request: &worker::Request,
+) -> S3Result<Reply> {
+    const LIMIT: usize = 2 * 1024 * 1024;
+    let upload_id = upload_id(ctx.head)?;
+    let body = read_small_body(request, ctx.head, payload, LIMIT).await?;
+    let parts = multipart::parse_complete_request(&body)?;
+    let resource = format!("/{bucket}/{key}");
+    let path = ctx.object_path(&object_backend_key(bucket, key));
+
+    // Check every named part against what the node holds: InvalidPart for unknown parts or
+    // ETags, EntityTooSmall for small non-final parts, before anything is assembled.
+    let mut uploaded = std::collections::HashMap::new();
+    let mut marker: Option<u32> = None;
+    loop {
+        let mut listing =
+            NodeRequest::new("GET", path.clone()).query("uploadId", upload_id.clone()).query("max-parts", "1000");
+        if let Some(marker) = marker {
+            listing = listing.query("part-number-marker", marker.to_string());
+        }
+        let page = multipart::parse_node_list_parts(&node_document(ctx.send(listing).await?, &resource).await?)?;
+        for part in &page.parts {
+            uploaded.insert(part.part_number, (part.etag.clone(), part.size));
+        }
+        match page.next_part_number_marker {
+            Some(next) if page.is_truncated => marker = Some(next),
+            _ => break,
+        }
+    }
+    // Unknown parts first (InvalidPart), then sizes (EntityTooSmall), as S3 reports them.
+    let mut sizes = Vec::with_capacity(parts.len());
+    for part in &parts {
+        match uploaded.get(&u32::from(part.part_number)) {
+            Some((etag, size)) if etag.trim_matches('"') == part.etag.trim_matches('"') => sizes.push(*size),
+            _ => return Err(S3Error::new(S3ErrorCode::InvalidPart).resource(resource)),
+        }
+    }
+    let non_final = parts.iter().zip(&sizes).take(parts.len().saturating_sub(1));
+    if let Some((part, size)) = non_final.into_iter().find(|(_, size)| **size < MIN_PART_SIZE) {
+        return Err(s3_error!(
+            EntityTooSmall,
+            "Your proposed upload is smaller than the minimum allowed size: part {} is {} bytes, and every part but the last must be at least 5 MiB.",
+            part.part_number,
+            size
+        )
+        .resource(resource));
+    }
+
+    let mut node_request = NodeRequest::new("POST", path)
+        .query("uploadId", upload_id)
+        .header("content-type", "application/xml")
+        .body(NodeBody::Bytes(multipart::node_complete_body(&parts).into_bytes()));
+    for (name, value) in headers::conditional_write_headers(&ctx.head.headers) {
+        node_request = node_request.header(&name, value);
+    }
+    let document = node_document(ctx.send(node_request).await?, &resource).await?;
+    match multipart::parse_node_complete(&document)? {
+        multipart::NodeAnswer::Done(upload) => {
+            let location = multipart::object_location(&request_origin(ctx.head, ctx.config), bucket, key);
+            Ok(Reply::xml(multipart::render_complete(&location, bucket, key, &upload)))
+        }
+        multipart::NodeAnswer::Failed(failure) => Err(from_node_error(200, &failure_document(&failure), &resource)),
+    }
+}
+
+/// The endpoint a client used, for Location fields.
+fn request_origin(head: &RequestHead, config: &Config) -> String {
+    config.public_endpoint.clone().unwrap_or_else(|| format!("http://{}", head.host))
+}
+
+async fn abort_multipart_upload(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
+    let node_request = NodeRequest::new("DELETE", ctx.object_path(&object_backend_key(bucket, key)))
+        .query("uploadId", upload_id(ctx.head)?);
+    let response = ctx.send(node_request).await?;
+    match response.status() {
+        200 | 204 => Ok(Reply::empty(204)),
+        status => Err(from_node_error(status, &response_text(&response).await?, &format!("/{bucket}/{key}"))),
+    }
+}
+
+async fn list_parts(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
+    let list_request = multipart::ListPartsRequest::from_query(&ctx.head.query_params())?;
+    let mut node_request = NodeRequest::new("GET", ctx.object_path(&object_backend_key(bucket, key)));
+    for (name, value) in list_request.node_query() {
+        node_request = node_request.query(&name, value);
+    }
+    let document = node_document(ctx.send(node_request).await?, &format!("/{bucket}/{key}")).await?;
+    let listing = multipart::parse_node_list_parts(&document)?;
+    Ok(Reply::xml(multipart::render_list_parts(&list_request, bucket, key, &listing, &ctx.owner())))
+}
+
+async fn list_multipart_uploads(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
+    let list_request = multipart::ListUploadsRequest::from_query(&ctx.head.query_params())?;
+    let prefix = bucket_prefix(bucket);
+    let listing = if list_request.needs_node_request() {
+        let mut node_request = NodeRequest::new("GET", ctx.bucket_path());
+        for (name, value) in multipart::backend_list_uploads_query(&list_request, &prefix) {
+            node_request = node_request.query(&name, value);
+        }
+        multipart::parse_node_list_uploads(&ctx.read_in_bucket(bucket, node_request).await?)?
+    } else {
+        ctx.require_bucket(bucket).await?;
+        Default::default()
+    };
+    Ok(Reply::xml(multipart::render_list_uploads(&list_request, bucket, &prefix, &listing, &ctx.owner())))
+}
+
+async fn delete_objects(ctx: &Ctx<'_>, bucket: &str, caller: &Caller, request: &worker::Request) -> S3Result<Reply> {
+    const LIMIT: usize = 2 * 1024 * 1024;
+    let body = read_small_body(request, ctx.head, &caller.payload, LIMIT).await?;
+    let delete_request = batch::parse_delete_request(&body)?;
+    ctx.require_bucket(bucket).await?;
+    // Each key is checked on its own: a prefix-restricted grant may delete inside its prefix.
+    let plan = delete_request.plan(|object| {
+        validate_object_key(&object.key)?;
+        ctx.node.check_key_fits(bucket, &object.key)?;
+        let scope = RequestScope { bucket: Some(bucket), key: Some(&object.key), ..Default::default() };
+        authorize(&caller.grant, Operation::DeleteObject, &scope, ctx.now)
+    });
+    let node_result = if plan.needs_node_request() {
+        let node_body = plan.node_body(bucket);
+        let content_md5 = crate::base64::encode(&<md5::Md5 as md5::Digest>::digest(node_body.as_bytes()));
+        let node_request = NodeRequest::new("POST", ctx.bucket_path())
+            .query("delete", "")
+            .header("content-type", "application/xml")
+            .header("content-md5", content_md5)
+            .body(NodeBody::Bytes(node_body.into_bytes()));
+        batch::parse_node_delete_result(&node_document(ctx.send(node_request).await?, &format!("/{bucket}")).await?)?
+    } else {
+        Default::default()
+    };
+    Ok(Reply::xml(batch::render_delete_result(&plan, bucket, &node_result)))
+}
+
 /// Copy the node's object headers that a client may see onto the reply.
 fn pass_headers(mut reply: Reply, response: &Response) -> Reply {
     let headers = response.headers();
@@ -463,10 +750,15 @@ fn pass_headers(mut reply: Reply, response: &Response) -> Reply {
 
 /// Read a small request body (XML configuration documents), refusing anything large. A signed
 /// payload hash is checked here too: small bodies are verified whole.
-async fn read_small_body(request: &worker::Request, head: &RequestHead, payload: &PayloadHash) -> S3Result<Vec<u8>> {
-    const LIMIT: usize = 64 * 1024;
-    if head.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()).is_some_and(|len| len > LIMIT) {
-        return Err(s3_error!(MalformedXML, "The request document is larger than {LIMIT} bytes."));
+async fn read_small_body(
+    request: &worker::Request,
+    head: &RequestHead,
+    payload: &PayloadHash,
+    limit: usize,
+) -> S3Result<Vec<u8>> {
+    let too_large = || s3_error!(MalformedXML, "The request document is larger than {limit} bytes.");
+    if head.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()).is_some_and(|len| len > limit) {
+        return Err(too_large());
     }
     let Some(stream) = request.inner().body() else { return Ok(Vec::new()) };
     let incomplete = |_: JsValue| S3Error::new(S3ErrorCode::IncompleteBody);
@@ -474,8 +766,8 @@ async fn read_small_body(request: &worker::Request, head: &RequestHead, payload:
     let buffer =
         wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(incomplete)?).await.map_err(incomplete)?;
     let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-    if bytes.len() > LIMIT {
-        return Err(s3_error!(MalformedXML, "The request document is larger than {LIMIT} bytes."));
+    if bytes.len() > limit {
+        return Err(too_large());
     }
     match payload {
         PayloadHash::Sha256(expected) => {

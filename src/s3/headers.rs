@@ -54,6 +54,31 @@ pub fn put_object_request_headers(headers: &[(String, String)]) -> Vec<(String, 
         .collect()
 }
 
+/// Headers of an UploadPart request to forward: the body's integrity headers only.
+pub fn upload_part_request_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            name == "content-md5" || name == "x-amz-sdk-checksum-algorithm" || name.starts_with("x-amz-checksum-")
+        })
+        .cloned()
+        .collect()
+}
+
+/// Copy conditions and the metadata directive of CopyObject / UploadPartCopy.
+pub fn copy_request_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| name.starts_with("x-amz-copy-source-if-") || name == "x-amz-metadata-directive")
+        .cloned()
+        .collect()
+}
+
+/// Conditional-write headers (If-Match / If-None-Match) of CompleteMultipartUpload.
+pub fn conditional_write_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers.iter().filter(|(name, _)| name == "if-match" || name == "if-none-match").cloned().collect()
+}
+
 /// Headers of a GetObject / HeadObject request to forward to the node.
 pub fn get_object_request_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
     headers.iter().filter(|(name, _)| GET_REQUEST_HEADERS.contains(&name.as_str())).cloned().collect()
@@ -118,6 +143,29 @@ mod tests {
             ("cookie", "c"),
         ]));
         assert_eq!(forwarded, headers(&[("range", "bytes=0-9"), ("if-none-match", "\"e\"")]));
+    }
+
+    #[test]
+    fn part_copy_and_complete_forward_only_their_headers() {
+        let request = headers(&[
+            ("authorization", "x"),
+            ("content-md5", "m"),
+            ("x-amz-checksum-crc32", "c"),
+            ("content-type", "text/plain"),
+            ("x-amz-copy-source", "/b/k"),
+            ("x-amz-copy-source-if-match", "\"e\""),
+            ("x-amz-metadata-directive", "REPLACE"),
+            ("if-none-match", "*"),
+        ]);
+        assert_eq!(
+            upload_part_request_headers(&request),
+            headers(&[("content-md5", "m"), ("x-amz-checksum-crc32", "c")])
+        );
+        assert_eq!(
+            copy_request_headers(&request),
+            headers(&[("x-amz-copy-source-if-match", "\"e\""), ("x-amz-metadata-directive", "REPLACE")])
+        );
+        assert_eq!(conditional_write_headers(&request), headers(&[("if-none-match", "*")]));
     }
 
     #[test]

@@ -45,9 +45,20 @@ pub async fn send_verified(
     let pump = Box::pin(pump(reader.clone(), writer.clone(), length, checks));
     match select(upload, pump).await {
         // The node answered before the body was complete: it refused the request early.
-        Either::Left((response, _pump)) => {
+        Either::Left((response, pump)) => {
+            // The node answered before taking the whole body: a refusal. Start reading its small
+            // answer, then end both streams (a request body left open keeps the node's
+            // connection waiting), and hand back the answer as a complete response.
+            drop(pump);
+            let response = response?;
+            let status = response.status();
+            let text = response.text().map_err(incomplete_body)?;
+            let _ = writer.abort_with_reason(&JsValue::from_str("the storage node answered early"));
             let _ = reader.cancel();
-            response
+            let text = JsFuture::from(text).await.ok().and_then(|t| t.as_string()).unwrap_or_default();
+            let init = web_sys::ResponseInit::new();
+            init.set_status(status);
+            Response::new_with_opt_str_and_init(Some(&text), &init).map_err(incomplete_body)
         }
         Either::Right((Ok(()), upload)) => upload.await,
         Either::Right((Err(check_failure), upload)) => {

@@ -38,7 +38,6 @@ RAW_CASES = [
     ("GET", "", {"tagging": None}, b""),
     ("GET", "", {"website": None}, b""),
     ("GET", "", {"versions": None}, b""),
-    ("GET", "", {"uploads": None}, b""),
     ("PUT", "", {"versioning": None}, b'<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>'),
     ("GET", "/obj", {"acl": None}, b""),
     ("PUT", "/obj", {"acl": None}, b""),
@@ -46,11 +45,6 @@ RAW_CASES = [
     ("PUT", "/obj", {"tagging": None}, b'<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>'),
     ("DELETE", "/obj", {"tagging": None}, b""),
     ("GET", "/obj", {"attributes": None}, b""),
-    ("POST", "/obj", {"uploads": None}, b""),
-    ("GET", "/obj", {"uploadId": "nope"}, b""),
-    ("PUT", "/obj", {"partNumber": "1", "uploadId": "nope"}, b"part"),
-    ("POST", "/obj", {"uploadId": "nope"}, b"<CompleteMultipartUpload/>"),
-    ("DELETE", "/obj", {"uploadId": "nope"}, b""),
 ]
 
 
@@ -66,14 +60,12 @@ def test_unimplemented_operations_answer_501(raw, s3, backend, nim_bucket, metho
 
 def test_boto3_sees_not_implemented(s3, backend, nim_bucket):
     calls = {
-        "CreateMultipartUpload": lambda: s3.create_multipart_upload(Bucket=nim_bucket, Key="obj"),
         "GetBucketAcl": lambda: s3.get_bucket_acl(Bucket=nim_bucket),
         "GetObjectAcl": lambda: s3.get_object_acl(Bucket=nim_bucket, Key="obj"),
         "PutObjectTagging": lambda: s3.put_object_tagging(
             Bucket=nim_bucket, Key="obj", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
         ),
         "GetBucketPolicy": lambda: s3.get_bucket_policy(Bucket=nim_bucket),
-        "ListMultipartUploads": lambda: s3.list_multipart_uploads(Bucket=nim_bucket),
         "ListObjectVersions": lambda: s3.list_object_versions(Bucket=nim_bucket),
     }
     for name, call in calls.items():
@@ -82,26 +74,6 @@ def test_boto3_sees_not_implemented(s3, backend, nim_bucket):
         response = excinfo.value.response
         assert response["Error"]["Code"] == "NotImplemented", (name, response)
         assert response["ResponseMetadata"]["HTTPStatusCode"] == 501, (name, response)
-    assert_untouched(s3, backend, nim_bucket)
-
-
-def test_copy_object_is_not_implemented_and_writes_nothing(s3, raw, backend, nim_bucket):
-    with pytest.raises(ClientError) as excinfo:
-        s3.copy_object(Bucket=nim_bucket, Key="copy", CopySource={"Bucket": nim_bucket, "Key": "obj"})
-    assert excinfo.value.response["Error"]["Code"] == "NotImplemented"
-    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    r = raw.request("PUT", f"/{nim_bucket}/copy2", headers={"x-amz-copy-source": f"/{nim_bucket}/obj"})
-    assert_s3_error(r, 501, "NotImplemented")
-    assert backend.object(nim_bucket, "copy") is None
-    assert backend.object(nim_bucket, "copy2") is None
-    assert_untouched(s3, backend, nim_bucket)
-
-
-def test_delete_objects_is_not_implemented_and_deletes_nothing(s3, backend, nim_bucket):
-    with pytest.raises(ClientError) as excinfo:
-        s3.delete_objects(Bucket=nim_bucket, Delete={"Objects": [{"Key": "obj"}, {"Key": "obj2"}]})
-    assert excinfo.value.response["Error"]["Code"] == "NotImplemented"
-    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert_untouched(s3, backend, nim_bucket)
 
 
