@@ -12,6 +12,7 @@ use worker::Env;
 
 use crate::auth::authorize::{authorize, RequestScope};
 use crate::auth::cache::TtlCache;
+use crate::auth::chunked::{self, AwsChunkedDecoder};
 use crate::auth::grant::Grant;
 use crate::auth::runtime::{authenticate, public_grant, Caller};
 use crate::auth::sigv4::PayloadHash;
@@ -386,19 +387,26 @@ async fn upload_body(
     resource: &str,
     not_found: S3ErrorCode,
 ) -> S3Result<Response> {
-    let length = declared_length(ctx.head)?;
-    let checks: Vec<Box<dyn BodyCheck>> = match payload {
-        PayloadHash::Unsigned => Vec::new(),
-        PayloadHash::Sha256(expected) => vec![Box::new(Sha256Check::new(expected))],
-        PayloadHash::StreamingSigned(_)
-        | PayloadHash::StreamingUnsignedTrailer
-        | PayloadHash::StreamingSignedTrailer(_) => {
-            return Err(s3_error!(NotImplemented, "aws-chunked uploads are not supported yet."))
-        }
+    let decoder = AwsChunkedDecoder::for_request(ctx.head, &payload)?;
+    let length = match decoder {
+        Some(_) => chunked::decoded_content_length(ctx.head)?,
+        None => declared_length(ctx.head)?,
     };
-    let node_request = node_request.header("content-length", length.to_string());
+    let checks: Vec<Box<dyn BodyCheck>> = match payload {
+        PayloadHash::Sha256(expected) => vec![Box::new(Sha256Check::new(expected))],
+        // Unsigned bodies are covered by Content-MD5 / checksums (verified by the node, or for
+        // aws-chunked by the decoder's trailer); signed chunks by the decoder.
+        _ => Vec::new(),
+    };
+    let mut node_request = node_request.header("content-length", length.to_string());
+    if decoder.is_some() {
+        // The trailer's checksum is verified here; the node gets a plain body without it.
+        node_request.headers.retain(|(name, _)| name != "x-amz-sdk-checksum-algorithm");
+    }
     let response = match request.inner().body() {
-        Some(source) if length > 0 => send_verified(ctx.node, node_request, source, length, checks, ctx.now).await?,
+        Some(source) if length > 0 || decoder.is_some() => {
+            send_verified(ctx.node, node_request, source, length, checks, decoder, ctx.now).await?
+        }
         _ => {
             // An empty body: the checks run over nothing, before anything is sent.
             for check in checks {

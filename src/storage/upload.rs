@@ -12,6 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, ReadableStreamDefaultReader, Response, WritableStreamDefaultWriter};
 use worker::worker_sys::FixedLengthStream;
 
+use crate::auth::chunked::AwsChunkedDecoder;
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::storage::client::{send, NodeBody, NodeRequest};
 use crate::storage::node::NodeConfig;
@@ -29,6 +30,7 @@ pub async fn send_verified(
     source: ReadableStream,
     length: u64,
     checks: Vec<Box<dyn BodyCheck>>,
+    decoder: Option<AwsChunkedDecoder>,
     now: i64,
 ) -> S3Result<Response> {
     let fixed = if length < u32::MAX as u64 {
@@ -42,7 +44,7 @@ pub async fn send_verified(
     let request = request.body(NodeBody::Stream(fixed.readable().into()));
 
     let upload = Box::pin(send(node, request, now));
-    let pump = Box::pin(pump(reader.clone(), writer.clone(), length, checks));
+    let pump = Box::pin(pump(reader.clone(), writer.clone(), length, checks, decoder));
     match select(upload, pump).await {
         // The node answered before the body was complete: it refused the request early.
         Either::Left((response, pump)) => {
@@ -73,16 +75,21 @@ pub async fn send_verified(
     }
 }
 
+/// Forward the body, running the checks over it, holding back the last piece until everything
+/// verified. With `decoder` (an aws-chunked body) the node receives the decoded payload, and
+/// `length` and the checks apply to it.
 async fn pump(
     reader: ReadableStreamDefaultReader,
     writer: WritableStreamDefaultWriter,
     length: u64,
     mut checks: Vec<Box<dyn BodyCheck>>,
+    mut decoder: Option<AwsChunkedDecoder>,
 ) -> S3Result<()> {
     let mut length_check = LengthCheck::new(length);
     let mut held_back: Option<Uint8Array> = None;
-    // One reused wasm buffer: fresh allocations per chunk cost ~3x (TOOLCHAIN.md).
+    // Reused wasm buffers: fresh allocations per chunk cost ~3x (TOOLCHAIN.md).
     let mut buffer: Vec<u8> = Vec::new();
+    let mut decoded: Vec<u8> = Vec::new();
     loop {
         let result = JsFuture::from(reader.read()).await.map_err(incomplete_body)?;
         let done = Reflect::get(&result, &JsValue::from_str("done")).map_err(incomplete_body)?;
@@ -93,17 +100,39 @@ async fn pump(
             .map_err(incomplete_body)?
             .dyn_into()
             .map_err(incomplete_body)?;
-        length_check.add(chunk.length() as usize)?;
-        if !checks.is_empty() {
-            buffer.resize(chunk.length() as usize, 0);
-            chunk.copy_to(&mut buffer);
-            for check in checks.iter_mut() {
-                check.update(&buffer);
+        let forward = match decoder.as_mut() {
+            Some(decoder) => {
+                buffer.resize(chunk.length() as usize, 0);
+                chunk.copy_to(&mut buffer);
+                decoded.clear();
+                decoder.push(&buffer, &mut decoded)?;
+                if decoded.is_empty() {
+                    continue;
+                }
+                for check in checks.iter_mut() {
+                    check.update(&decoded);
+                }
+                Uint8Array::from(decoded.as_slice())
             }
-        }
-        if let Some(previous) = held_back.replace(chunk) {
+            None => {
+                if !checks.is_empty() {
+                    buffer.resize(chunk.length() as usize, 0);
+                    chunk.copy_to(&mut buffer);
+                    for check in checks.iter_mut() {
+                        check.update(&buffer);
+                    }
+                }
+                chunk
+            }
+        };
+        length_check.add(forward.length() as usize)?;
+        if let Some(previous) = held_back.replace(forward) {
             JsFuture::from(writer.write_with_chunk(&previous)).await.map_err(incomplete_body)?;
         }
+    }
+    if let Some(decoder) = decoder {
+        // Framing, the final chunk signature and any trailing checksum.
+        decoder.finish()?;
     }
     length_check.finish()?;
     for check in checks {
