@@ -21,6 +21,7 @@ use crate::http::RequestHead;
 use crate::reply::{Reply, ReplyBody};
 use crate::s3::addressing::{self, AddressingStyle, Target};
 use crate::s3::bucket_name::{validate_bucket_name, validate_object_key};
+use crate::s3::conditional::WriteConditions;
 use crate::s3::headers;
 use crate::s3::list;
 use crate::s3::operation::{self, Operation};
@@ -87,6 +88,25 @@ impl Ctx<'_> {
             return Err(from_node_error(response.status(), &body, &format!("/{bucket}")));
         }
         Ok(body)
+    }
+
+    /// Enforce If-None-Match: * / If-Match on a write by reading the current object's ETag first.
+    /// Nodes ignore these headers; this check and the write are two requests, so a concurrent
+    /// writer can still slip in between (README, Limits).
+    async fn check_write_conditions(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let conditions =
+            WriteConditions::from_headers(self.head.header("if-none-match"), self.head.header("if-match"))?;
+        if conditions.is_empty() {
+            return Ok(());
+        }
+        let response = self.send(NodeRequest::new("HEAD", self.object_path(&object_backend_key(bucket, key)))).await?;
+        let resource = format!("/{bucket}/{key}");
+        let current = match response.status() {
+            200 => response.headers().get("etag").ok().flatten(),
+            404 => None,
+            status => return Err(from_node_status(status, &resource)),
+        };
+        conditions.check(current.as_deref()).map_err(|err| err.resource(resource))
     }
 
     async fn require_bucket(&self, bucket: &str) -> S3Result<()> {
@@ -366,6 +386,7 @@ async fn put_object(
     request: &worker::Request,
 ) -> S3Result<Reply> {
     ctx.require_bucket(bucket).await?;
+    ctx.check_write_conditions(bucket, key).await?;
     let mut node_request = NodeRequest::new("PUT", ctx.object_path(&object_backend_key(bucket, key)));
     for (name, value) in headers::put_object_request_headers(&ctx.head.headers) {
         node_request = node_request.header(&name, value);
@@ -654,13 +675,11 @@ async fn complete_multipart_upload(
         .resource(resource));
     }
 
-    let mut node_request = NodeRequest::new("POST", path)
+    ctx.check_write_conditions(bucket, key).await?;
+    let node_request = NodeRequest::new("POST", path)
         .query("uploadId", upload_id)
         .header("content-type", "application/xml")
         .body(NodeBody::Bytes(multipart::node_complete_body(&parts).into_bytes()));
-    for (name, value) in headers::conditional_write_headers(&ctx.head.headers) {
-        node_request = node_request.header(&name, value);
-    }
     let document = node_document(ctx.send(node_request).await?, &resource).await?;
     match multipart::parse_node_complete(&document)? {
         multipart::NodeAnswer::Done(upload) => {

@@ -6,7 +6,8 @@ const OBJECT_HEADERS: &[&str] =
     &["cache-control", "content-disposition", "content-encoding", "content-language", "content-type", "expires"];
 
 /// Request headers forwarded on PutObject (besides user metadata and checksums).
-const PUT_REQUEST_HEADERS: &[&str] = &["content-md5", "if-match", "if-none-match", "x-amz-sdk-checksum-algorithm"];
+/// (If-Match / If-None-Match are decided by the gateway: nodes ignore them.)
+const PUT_REQUEST_HEADERS: &[&str] = &["content-md5", "x-amz-sdk-checksum-algorithm"];
 
 /// Request headers forwarded on GetObject / HeadObject.
 const GET_REQUEST_HEADERS: &[&str] =
@@ -72,11 +73,6 @@ pub fn copy_request_headers(headers: &[(String, String)]) -> Vec<(String, String
         .filter(|(name, _)| name.starts_with("x-amz-copy-source-if-") || name == "x-amz-metadata-directive")
         .cloned()
         .collect()
-}
-
-/// Conditional-write headers (If-Match / If-None-Match) of CompleteMultipartUpload.
-pub fn conditional_write_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
-    headers.iter().filter(|(name, _)| name == "if-match" || name == "if-none-match").cloned().collect()
 }
 
 /// Headers of a GetObject / HeadObject request to forward to the node.
@@ -165,7 +161,6 @@ mod tests {
             copy_request_headers(&request),
             headers(&[("x-amz-copy-source-if-match", "\"e\""), ("x-amz-metadata-directive", "REPLACE")])
         );
-        assert_eq!(conditional_write_headers(&request), headers(&[("if-none-match", "*")]));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod operation;
 pub mod range;
 
 pub mod batch;
+pub mod conditional;
 #[cfg(target_arch = "wasm32")]
 pub mod handlers;
 pub mod list;
