@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev test unit integration lint tools worker deps clean
+.PHONY: dev test unit integration lint tools worker deps system-deps clean
 
 ## Start Garage and the worker under wrangler dev; print credentials (also in .dev/env).
 dev: deps
@@ -32,7 +32,13 @@ tools:
 	scripts/install-tools.sh all
 
 ## npm (wrangler, workerd, Node 22, Miniflare) and Python (pytest, boto3, awscli) dependencies.
-deps: node_modules/.installed $(VENV)/.installed
+deps: node_modules/.installed $(VENV)/.installed system-deps
+
+## Clients from Debian's packages used by the integration tests (rclone).
+system-deps:
+	@command -v rclone >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q rclone >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q rclone >/dev/null; }; }
 
 node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --no-save

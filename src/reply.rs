@@ -23,23 +23,22 @@ impl Reply {
     }
 
     pub fn xml(document: String) -> Self {
-        Reply {
-            status: 200,
-            headers: vec![("content-type".into(), "application/xml".into())],
-            body: ReplyBody::Xml(document),
-        }
+        Reply { status: 200, headers: document_headers("application/xml"), body: ReplyBody::Xml(document) }
     }
 
     pub fn json(status: u16, document: String) -> Self {
-        Reply {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: ReplyBody::Xml(document),
-        }
+        Reply { status, headers: document_headers("application/json"), body: ReplyBody::Xml(document) }
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
     }
+}
+
+/// Headers of the gateway's own documents (XML answers, errors, API JSON). The explicit identity
+/// encoding keeps Cloudflare's front end from gzipping them for clients that accept gzip: some
+/// S3 clients (the Go SDK in rclone) ask for gzip yet parse error bodies without decoding them.
+pub fn document_headers(content_type: &str) -> Vec<(String, String)> {
+    vec![("content-type".into(), content_type.into()), ("content-encoding".into(), "identity".into())]
 }

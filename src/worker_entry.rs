@@ -60,7 +60,7 @@ fn request_head(request: &Request) -> RequestHead {
 fn error_reply(err: &S3Error, request_id: &str, head: &RequestHead) -> Reply {
     let mut headers = err.headers.clone();
     let body = if err.has_body(head.method == "HEAD") {
-        headers.push(("content-type".into(), "application/xml".into()));
+        headers.extend(crate::reply::document_headers("application/xml"));
         let mut err = err.clone();
         if err.resource.is_none() {
             err.resource = Some(percent_decode(&head.raw_path));

@@ -355,6 +355,38 @@ pub fn signature_hex(key: &SigningKey, string_to_sign: &str) -> String {
 
 /// SignatureDoesNotMatch unless `provided` (hex as sent) equals `expected`, compared in constant
 /// time.
+/// Accept-Encoding values clients send, tried when a signed Accept-Encoding does not verify as
+/// received: Cloudflare's front end (and Miniflare) replace the client's value before the worker
+/// sees it, and some clients (the Go SDK in rclone: `gzip`) sign it.
+const CLIENT_ACCEPT_ENCODINGS: &[&str] =
+    &["gzip", "identity", "gzip, deflate", "gzip, deflate, br", "gzip, deflate, br, zstd", "br, gzip", "gzip, br", "*"];
+
+/// The signature `compute` gives for the request that verifies against `provided`: the request as
+/// received, or, when Accept-Encoding is signed, with one of the values clients send in its place.
+fn matching_signature(
+    head: &RequestHead,
+    signed_headers: &[String],
+    provided: &str,
+    compute: impl Fn(&RequestHead) -> Signature,
+) -> S3Result<Signature> {
+    let expected = compute(head);
+    if check_signature(provided, &expected).is_ok() {
+        return Ok(expected);
+    }
+    if signed_headers.iter().any(|name| name == "accept-encoding") {
+        for value in CLIENT_ACCEPT_ENCODINGS {
+            let mut original = head.clone();
+            original.headers.retain(|(name, _)| name != "accept-encoding");
+            original.headers.push(("accept-encoding".to_string(), value.to_string()));
+            let expected = compute(&original);
+            if check_signature(provided, &expected).is_ok() {
+                return Ok(expected);
+            }
+        }
+    }
+    Err(s3_error!(SignatureDoesNotMatch))
+}
+
 fn check_signature(provided: &str, expected: &Signature) -> S3Result<()> {
     match Signature::from_hex(provided) {
         Some(provided) if provided.matches(expected) => Ok(()),
@@ -478,10 +510,11 @@ pub fn verify_header_auth(
 
     let amz_date = format_amz_date(request_time);
     let scope = auth.scope();
-    let canonical = canonical_request(head, &auth.signed_headers, payload_hash, None);
     let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
-    let expected = compute_signature(&key, &string_to_sign(&amz_date, &scope, &canonical));
-    check_signature(&auth.signature, &expected)?;
+    let expected = matching_signature(head, &auth.signed_headers, &auth.signature, |head| {
+        let canonical = canonical_request(head, &auth.signed_headers, payload_hash, None);
+        compute_signature(&key, &string_to_sign(&amz_date, &scope, &canonical))
+    })?;
 
     let payload = payload_mode.into_payload_hash(ChunkSigningContext {
         seed_signature: expected,
@@ -617,10 +650,12 @@ pub fn verify_presigned(
         .map_or(UNSIGNED_PAYLOAD, str::trim);
     let payload_mode = PayloadMode::parse(payload_hash)?;
     let scope = presigned.scope();
-    let canonical = canonical_request(head, &presigned.signed_headers, payload_hash, Some(PRESIGNED_SIGNATURE_PARAM));
     let key = signing_key(secret, &presigned.date, &presigned.region, &presigned.service);
-    let expected = compute_signature(&key, &string_to_sign(&presigned.amz_date, &scope, &canonical));
-    check_signature(&presigned.signature, &expected)?;
+    let expected = matching_signature(head, &presigned.signed_headers, &presigned.signature, |head| {
+        let canonical =
+            canonical_request(head, &presigned.signed_headers, payload_hash, Some(PRESIGNED_SIGNATURE_PARAM));
+        compute_signature(&key, &string_to_sign(&presigned.amz_date, &scope, &canonical))
+    })?;
 
     let payload = payload_mode.into_payload_hash(ChunkSigningContext {
         seed_signature: expected,
@@ -634,6 +669,47 @@ pub fn verify_presigned(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signed_accept_encoding_rewritten_by_the_front_end_still_verifies() {
+        let secret = SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+        let now = 1_369_353_600; // 2013-05-24T00:00:00Z
+        let original = RequestHead {
+            method: "GET".into(),
+            host: "examplebucket.s3.amazonaws.com".into(),
+            raw_path: "/test.txt".into(),
+            raw_query: String::new(),
+            headers: vec![
+                ("host".into(), "examplebucket.s3.amazonaws.com".into()),
+                ("accept-encoding".into(), "gzip".into()),
+                ("x-amz-content-sha256".into(), EMPTY_PAYLOAD_SHA256.into()),
+                ("x-amz-date".into(), "20130524T000000Z".into()),
+            ],
+        };
+        let signed_headers: Vec<String> =
+            ["accept-encoding", "host", "x-amz-content-sha256", "x-amz-date"].iter().map(|h| h.to_string()).collect();
+        let scope = credential_scope("20130524", "us-east-1", "s3");
+        let key = signing_key(&secret, "20130524", "us-east-1", "s3");
+        let canonical = canonical_request(&original, &signed_headers, EMPTY_PAYLOAD_SHA256, None);
+        let signature = compute_signature(&key, &string_to_sign("20130524T000000Z", &scope, &canonical));
+        let auth = AuthorizationV4 {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            date: "20130524".into(),
+            region: "us-east-1".into(),
+            service: "s3".into(),
+            signed_headers,
+            signature: signature.to_hex(),
+        };
+        let mut rewritten = original.clone();
+        rewritten.headers[1].1 = "br, gzip".into();
+        assert!(verify_header_auth(&rewritten, &auth, &secret, now).is_ok());
+        let mut tampered = rewritten.clone();
+        tampered.raw_path = "/other.txt".into();
+        assert_eq!(
+            verify_header_auth(&tampered, &auth, &secret, now).unwrap_err().code,
+            S3ErrorCode::SignatureDoesNotMatch
+        );
+    }
     use crate::s3::error::{S3Error, S3ErrorCode};
 
     /// 2013-05-24T00:00:00Z, the time of the S3 documentation's examples.

@@ -48,11 +48,17 @@ pub async fn send_verified(
     match select(upload, pump).await {
         // The node answered before the body was complete: it refused the request early.
         Either::Left((response, pump)) => {
+            let response = response?;
+            if (200..300).contains(&response.status()) {
+                // Success needs the whole body, so the pump has written its last bytes; both
+                // futures merely became ready together. Let it finish closing.
+                pump.await?;
+                return Ok(response);
+            }
             // The node answered before taking the whole body: a refusal. Start reading its small
             // answer, then end both streams (a request body left open keeps the node's
             // connection waiting), and hand back the answer as a complete response.
             drop(pump);
-            let response = response?;
             let status = response.status();
             let text = response.text().map_err(incomplete_body)?;
             let _ = writer.abort_with_reason(&JsValue::from_str("the storage node answered early"));
