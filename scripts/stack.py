@@ -303,6 +303,8 @@ def dev(port: int) -> None:
     dev_vars = {"PORTICO_NODES": json.dumps({"local": garage.node_json()}), **operator}
     (ROOT / ".dev.vars").write_text("".join(f"{name}='{value}'\n" for name, value in dev_vars.items()))
     persist = state / "wrangler-state"
+    if not (state / "root-grant").exists():
+        shutil.rmtree(persist, ignore_errors=True)
     env = dict(os.environ, **QUIET_WRANGLER, PATH=f"{NODE_BIN}:{os.environ['PATH']}")
     wrangler = subprocess.Popen(
         [str(NODE_BIN / "wrangler"), "dev", "--ip", "127.0.0.1", "--port", str(port), "--persist-to", str(persist)],
@@ -313,8 +315,11 @@ def dev(port: int) -> None:
     atexit.register(stop_process, wrangler)
     endpoint = f"http://127.0.0.1:{port}"
     wait_for_http(endpoint + "/", 120, wrangler)
-    # The dev project and its credential persist with the local KV; make them once.
+    # The dev project and its credential persist with the local KV; make them once. State from an
+    # older layout (no root grant kept) is replaced: local KV is wiped and both are made again.
     creds_file = state / "credential.json"
+    if creds_file.exists() and not (state / "root-grant").exists():
+        creds_file.unlink()
     if not creds_file.exists():
         project = create_project(endpoint, operator["PORTICO_ADMIN_TOKEN"], "local", garage.bucket, "dev")
         (state / "root-grant").write_text(project["access_grant"] + "\n")
