@@ -38,7 +38,9 @@ deps: node_modules/.installed $(VENV)/.installed system-deps
 system-deps:
 	@command -v rclone >/dev/null || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get install -y -q rclone >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q rclone >/dev/null; }; }
+		$$SUDO apt-get install -y -q rclone >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q rclone >/dev/null 2>&1; } || \
+		echo "warning: rclone could not be installed; its integration test will be skipped" >&2; }
 
 node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --no-save

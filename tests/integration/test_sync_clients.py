@@ -65,6 +65,7 @@ def rclone(env, *args):
     return out.stdout
 
 
+@pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone (Debian package) is not installed: see make system-deps")
 def test_rclone_copy_sync_check(rclone_env, bucket, workdir, s3):
     local = workdir / f"rclone-{uuid.uuid4().hex}"
     files = make_tree(local, 1)
