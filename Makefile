@@ -24,6 +24,9 @@ unit:
 lint:
 	cargo fmt --check
 	cargo clippy --quiet --all-targets -- -D warnings
+	rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	# The runtime adapters exist only on wasm32: lint them there too.
+	cargo clippy --quiet --target wasm32-unknown-unknown --lib -- -D warnings
 
 worker: deps
 	scripts/build-worker.sh
