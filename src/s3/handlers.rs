@@ -803,7 +803,16 @@ async fn read_small_body(
             check.finish()?;
         }
         PayloadHash::Unsigned => {}
-        _ => return Err(s3_error!(NotImplemented, "aws-chunked bodies are only supported for object uploads.")),
+        streaming => {
+            // An aws-chunked document: decode (and verify its chunk signatures or trailer) whole.
+            let Some(mut decoder) = AwsChunkedDecoder::for_request(head, streaming)? else {
+                return Err(s3_error!(InvalidRequest, "An aws-chunked payload needs Content-Encoding: aws-chunked."));
+            };
+            let mut document = Vec::with_capacity(bytes.len());
+            decoder.push(&bytes, &mut document)?;
+            decoder.finish()?;
+            return Ok(document);
+        }
     }
     Ok(bytes)
 }

@@ -143,3 +143,24 @@ def test_signed_chunks(raw, creds, backend, bucket, existing, tamper):
     else:
         assert r.status_code == 200, describe(r)
         assert backend.get(bucket, existing) == payload
+
+
+def test_aws_chunked_xml_documents(raw, backend, bucket):
+    """Clients may frame small XML requests as aws-chunked too: DeleteObjects with a trailing
+    checksum is decoded, verified and served; a wrong trailer deletes nothing."""
+    for key in ("x", "y"):
+        raw.put(bucket, key, b"data")
+    document = b'<Delete><Object><Key>x</Key></Object></Delete>'
+
+    def send(checksum):
+        body = unsigned_trailer_body(document, 1024, checksum)
+        headers = chunked_headers(document, body, **{"x-amz-trailer": "x-amz-checksum-crc32"})
+        return raw.request("POST", f"/{bucket}", query={"delete": None}, headers=headers, body=body, payload_hash=UNSIGNED_TRAILER)
+
+    refused = send(crc32_b64(document + b"tampered"))
+    assert_s3_error(refused, 400, "BadDigest")
+    assert sorted(backend.keys(f"{bucket}/")) == [f"{bucket}/x", f"{bucket}/y"]
+    accepted = send(crc32_b64(document))
+    assert accepted.status_code == 200, describe(accepted)
+    assert b"<Deleted><Key>x</Key>" in accepted.content
+    assert backend.keys(f"{bucket}/") == [f"{bucket}/y"]
