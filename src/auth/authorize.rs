@@ -1,7 +1,7 @@
 //! What a request asks of its grant: the operation's permission on its bucket, key or listing
 //! prefix. One function, so every operation is checked the same way.
 
-use crate::auth::grant::{required_permission, required_source_permission, Action, Grant, Permission};
+use crate::auth::grant::{required_permission, required_source_permission, Action, Grant};
 use crate::s3::operation::Operation;
 use crate::s3::S3Result;
 
@@ -33,11 +33,6 @@ pub fn authorize(grant: &Grant, operation: Operation, scope: &RequestScope<'_>, 
         grant.authorize(&Action::object(source_permission, bucket, key), now)?;
     }
     Ok(())
-}
-
-/// Whether the grant may read objects under `bucket`/`key` (share links and public reads).
-pub fn may_read(grant: &Grant, bucket: &str, key: &str, now: i64) -> bool {
-    grant.authorize(&Action::object(Permission::Read, bucket, key), now).is_ok()
 }
 
 #[cfg(test)]
@@ -141,7 +136,5 @@ mod tests {
         assert!(copy(&writable, ("src", "in/y")).is_ok());
         assert!(copy(&writable, ("src", "out/y")).is_err());
         assert!(copy(&grant, ("photos", "y")).is_err());
-        assert!(may_read(&writable, "src", "in/a", NOW));
-        assert!(!may_read(&writable, "src", "out/a", NOW));
     }
 }

@@ -102,7 +102,9 @@ impl Operation {
 /// (MethodNotAllowed).
 pub fn identify(head: &RequestHead, target: &Target) -> Option<Operation> {
     use Operation::*;
-    let has = |name: &str| head.has_query_param(name);
+    // One parse of the query for all the lookups below.
+    let params = head.query_params();
+    let has = |name: &str| params.iter().any(|(key, _)| key == name);
     let method = head.method.as_str();
     let subresource = SUBRESOURCES.iter().copied().find(|s| has(s));
 
@@ -119,7 +121,7 @@ pub fn identify(head: &RequestHead, target: &Target) -> Option<Operation> {
                 "GET" if has("location") => Some(GetBucketLocation),
                 "GET" if has("versioning") => Some(GetBucketVersioning),
                 "GET" if has("uploads") => Some(ListMultipartUploads),
-                "GET" if head.query_param("list-type").as_deref() == Some("2") => Some(ListObjectsV2),
+                "GET" if params.iter().any(|(key, value)| key == "list-type" && value == "2") => Some(ListObjectsV2),
                 "GET" => Some(ListObjectsV1),
                 "PUT" if has("versioning") => Some(UnsupportedSubresource("versioning")),
                 "PUT" => Some(CreateBucket),

@@ -20,10 +20,15 @@ def test_client_disconnect_mid_upload_leaves_the_old_object(raw, gateway, backen
     request = AWSRequest(method="PUT", url=url, headers={"Content-Length": str(size)}, data=b"")
     _Signer(Credentials(raw.access_key, raw.secret_key), "UNSIGNED-PAYLOAD").add_auth(request)
     target = urlsplit(gateway.endpoint)
-    head = f"PUT /{bucket}/victim HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in request.headers.items()) + "\r\n"
+    headers = {"Host": target.netloc, **dict(request.headers.items())}
+    head = f"PUT /{bucket}/victim HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
     with socket.create_connection((target.hostname, target.port)) as conn:
         conn.sendall(head.encode())
-        conn.sendall(b"z" * (size // 2))
+        try:
+            conn.sendall(b"z" * (size // 2))
+        except OSError:
+            conn.settimeout(2)
+            raise AssertionError(f"the gateway closed the connection early: {conn.recv(2000)!r}")
         time.sleep(0.5)
     # Give the worker and the node a moment to notice the broken stream.
     deadline = time.monotonic() + 10
