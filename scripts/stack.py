@@ -201,9 +201,19 @@ def api_call(method: str, url: str, body: dict | None = None, token: str | None 
     return status, (json.loads(payload) if payload else None)
 
 
-def create_project(endpoint: str, admin_token: str, node: str, backend_bucket: str, project_id: str | None = None) -> dict:
-    """Create a project through the admin API; returns {"project", "access_grant"}."""
+def create_project(
+    endpoint: str,
+    admin_token: str,
+    node: str,
+    backend_bucket: str,
+    project_id: str | None = None,
+    encrypted: bool | None = None,
+) -> dict:
+    """Create a project through the admin API; returns {"project", "access_grant"}.
+    `encrypted` None leaves the choice to the gateway's default."""
     body = {"node": node, "backend_bucket": backend_bucket}
+    if encrypted is not None:
+        body["encrypted"] = encrypted
     if project_id:
         body["id"] = project_id
     status, answer = api_call("POST", f"{endpoint}/v1/admin/projects", body, admin_token)
