@@ -31,7 +31,7 @@ use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::s3_error;
 use crate::storage::client::{discard_body, response_text, send, NodeBody, NodeRequest};
 use crate::storage::node::{
-    bucket_prefix, bucket_record_key, bucket_records_prefix, node_bucket_path, node_object_path, object_backend_key,
+    bucket_owner_kv_key, bucket_prefix, bucket_record_key, bucket_records_prefix, node_bucket_path, node_object_path, object_backend_key,
     project_kv_key, BucketRecord, NodeConfig, Project,
 };
 use crate::storage::node_error::{from_node_error, from_node_status};
@@ -42,6 +42,7 @@ use crate::storage::verify::{BodyCheck, Sha256Check};
 struct Ctx<'a> {
     head: &'a RequestHead,
     config: &'a Config,
+    kv: &'a KvStore,
     node: &'a NodeConfig,
     project: Project,
     now: i64,
@@ -174,7 +175,7 @@ const SHARE_ROOT: &str = "s";
 async fn project_context<'a>(
     head: &'a RequestHead,
     config: &'a Config,
-    kv: &KvStore,
+    kv: &'a KvStore,
     grant: &Grant,
     now: i64,
 ) -> S3Result<Ctx<'a>> {
@@ -183,7 +184,7 @@ async fn project_context<'a>(
         .nodes
         .get(&project.node)
         .ok_or_else(|| config_error(format!("project {} names unknown node", project.id)))?;
-    Ok(Ctx { head, config, node, project, now })
+    Ok(Ctx { head, config, kv, node, project, now })
 }
 
 /// An anonymous GET or HEAD through a public credential: Storj's linkshare, as
@@ -316,6 +317,10 @@ async fn create_bucket(
     validate_bucket_name(bucket)?;
     let body = read_small_body(request, ctx.head, payload, 64 * 1024).await?;
     let location = xml::parse_create_bucket_configuration(&body)?;
+    let owner = bucket_owner(ctx.kv, bucket).await?;
+    if owner.as_ref().is_some_and(|owner| *owner != ctx.project.id) {
+        return Err(S3Error::new(S3ErrorCode::BucketAlreadyExists).resource(format!("/{bucket}")));
+    }
     if ctx.bucket_exists(bucket).await? {
         return Err(S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou).resource(format!("/{bucket}")));
     }
@@ -334,10 +339,34 @@ async fn create_bucket(
     match response.status() {
         200 => {
             discard_body(&response);
+            if owner.is_none() {
+                claim_bucket_name(ctx, bucket).await;
+            }
             Ok(Reply::empty(200).header("location", format!("/{bucket}")))
         }
         412 => Err(S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou).resource(format!("/{bucket}"))),
         status => Err(from_node_error(status, &response_text(&response).await?, &format!("/{bucket}"))),
+    }
+}
+
+/// The project owning a bucket name in the global index, if any.
+async fn bucket_owner(kv: &KvStore, bucket: &str) -> S3Result<Option<String>> {
+    kv.get(&bucket_owner_kv_key(bucket))
+        .text()
+        .await
+        .map_err(|_| s3_error!(ServiceUnavailable, "The bucket index could not be reached. Please retry."))
+}
+
+/// Record this project as the owner of a bucket name. The bucket record on the node is the
+/// truth; the index serves anonymous lookups (CORS), so a failed write is logged, not fatal,
+/// and PutBucketCors writes it again.
+async fn claim_bucket_name(ctx: &Ctx<'_>, bucket: &str) {
+    let written = match ctx.kv.put(&bucket_owner_kv_key(bucket), ctx.project.id.as_str()) {
+        Ok(put) => put.execute().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = written {
+        worker::console_error!("bucket index: could not record {bucket}: {e}");
     }
 }
 
@@ -356,7 +385,15 @@ async fn delete_bucket(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
     }
     let response = ctx.send(NodeRequest::new("DELETE", ctx.object_path(&bucket_record_key(bucket)))).await?;
     match response.status() {
-        200 | 204 => Ok(Reply::empty(204)),
+        200 | 204 => {
+            if bucket_owner(ctx.kv, bucket).await.ok().flatten().as_deref() == Some(ctx.project.id.as_str()) {
+                // Best effort: a stale entry only keeps the name reserved for this project.
+                if let Err(e) = ctx.kv.delete(&bucket_owner_kv_key(bucket)).await {
+                    worker::console_error!("bucket index: could not release {bucket}: {e}");
+                }
+            }
+            Ok(Reply::empty(204))
+        }
         status => Err(from_node_error(status, &response_text(&response).await?, &format!("/{bucket}"))),
     }
 }

@@ -106,6 +106,12 @@ pub fn project_kv_key(project_id: &str) -> String {
     format!("project/{project_id}")
 }
 
+/// KV key of the global bucket-name index: which project owns a bucket name. Bucket names are
+/// global, as on S3, so that anonymous requests (CORS preflights) can find the bucket's record.
+pub fn bucket_owner_kv_key(bucket: &str) -> String {
+    format!("bucket/{bucket}")
+}
+
 /// Backend keys are `<bucket>/<key>`; bucket records sit under this reserved prefix, which no
 /// client bucket can collide with because bucket names never start with '.'.
 pub const RESERVED_PREFIX: &str = ".portico/";
