@@ -140,6 +140,17 @@ root_domain = ".s3.garage.localhost"
                     raise
                 time.sleep(0.2)
 
+    def create_bucket(self, name: str) -> str:
+        """Another backend bucket on this node, usable with the node's key (one per project)."""
+        garage = [str(CARGO_BIN / "garage"), "-c", str(self.workdir / "garage.toml")]
+        subprocess.run([*garage, "bucket", "create", name], check=True, capture_output=True)
+        subprocess.run(
+            [*garage, "bucket", "allow", "--read", "--write", "--owner", name, "--key", self.access_key],
+            check=True,
+            capture_output=True,
+        )
+        return name
+
     def client(self, boto3):
         from botocore.config import Config
 
@@ -244,12 +255,13 @@ class Worker:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start_miniflare(self) -> "Worker":
+    def start_miniflare(self, harness: Path | None = None) -> "Worker":
+        """`harness`: another Miniflare script taking the same config (default: the tests')."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = {"port": self.port, "bindings": self.bindings, "kv": self.kv_entries}
         log = self.workdir / "miniflare.log"
         self.process = subprocess.Popen(
-            [str(NODE_BIN / "node"), str(ROOT / "tests" / "harness" / "serve.mjs")],
+            [str(NODE_BIN / "node"), str(harness or ROOT / "tests" / "harness" / "serve.mjs")],
             cwd=ROOT,
             env=dict(os.environ, PORTICO_MF_CONFIG=json.dumps(config)),
             stdout=log.open("w"),
@@ -267,6 +279,52 @@ class Worker:
     def stop(self) -> None:
         # Miniflare's dispose can take long; nothing of it needs to be kept.
         stop_process(self.process, timeout=3)
+
+
+@dataclass
+class S3sProxy:
+    """s3s-proxy (crates.io; scripts/install-bench-tools.sh), a native Rust S3 proxy, in front of a
+    Garage node: the benchmarks' peer. It checks SigV4 against the node's own key (from the AWS_*
+    environment) and forwards every request with the AWS SDK for Rust."""
+
+    garage: Garage
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "S3sProxy":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID=self.garage.access_key,
+            AWS_SECRET_ACCESS_KEY=self.garage.secret_key,
+            AWS_REGION=REGION,
+            AWS_EC2_METADATA_DISABLED="true",
+            AWS_CONFIG_FILE=str(self.workdir / "no-aws-config"),
+            AWS_SHARED_CREDENTIALS_FILE=str(self.workdir / "no-aws-credentials"),
+            # The SDK's default (CRC checksums in aws-chunked trailers) is refused by Garage 2.5
+            # ("Invalid payload signature"); send plain bodies as other clients of Garage do.
+            AWS_REQUEST_CHECKSUM_CALCULATION="when_required",
+            AWS_RESPONSE_CHECKSUM_VALIDATION="when_required",
+            RUST_LOG=os.environ.get("S3S_PROXY_LOG", "warn"),
+        )
+        log = self.workdir / "s3s-proxy.log"
+        self.process = subprocess.Popen(
+            [str(CARGO_BIN / "s3s-proxy"), "--host", "127.0.0.1", "--port", str(self.port), "--endpoint-url", self.garage.endpoint],
+            env=env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_http(self.endpoint, 30, self.process, log)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process, timeout=5)
 
 
 def build_worker() -> None:

@@ -842,8 +842,13 @@ pub fn required_permission(op: Operation) -> Permission {
     use Operation::*;
     match op {
         ListBuckets | ListObjectsV1 | ListObjectsV2 | ListMultipartUploads | ListParts => Permission::List,
-        HeadBucket | GetBucketLocation | GetBucketVersioning | GetObject | HeadObject => Permission::Read,
+        HeadBucket | GetBucketLocation | GetBucketVersioning | GetBucketCors | GetObject | HeadObject => {
+            Permission::Read
+        }
         CreateBucket
+        // Bucket configuration is a write, as S3's s3:PutBucketCORS covers deleting it.
+        | PutBucketCors
+        | DeleteBucketCors
         | PutObject
         | CopyObject
         | UploadPart

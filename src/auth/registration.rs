@@ -149,8 +149,13 @@ struct CreateProjectRequest {
     id: Option<String>,
     node: String,
     backend_bucket: String,
-    #[serde(default)]
+    /// Encrypted unless asked otherwise (DESIGN.md: encryption at rest is the default).
+    #[serde(default = "encrypted_by_default")]
     encrypted: bool,
+}
+
+fn encrypted_by_default() -> bool {
+    true
 }
 
 /// A project to create and its root grant.
@@ -185,15 +190,17 @@ pub fn create_project(
     if request.backend_bucket.is_empty() || request.backend_bucket.contains('/') {
         return Err(ApiError::new(400, "backend_bucket must be a bucket name on the node"));
     }
-    if request.encrypted {
-        return Err(ApiError::new(501, "encrypted projects are not supported yet"));
-    }
     let grant_id: [u8; 16] = std::array::from_fn(|_| random());
     let content_key: [u8; 32] = std::array::from_fn(|_| random());
     let root_grant = Grant::mint(master_secret, &id, grant_id, content_key)
         .map_err(|e| ApiError::new(400, format!("cannot mint a grant for this project: {e}")))?;
-    let project =
-        Project { id, node: request.node, backend_bucket: request.backend_bucket, encrypted: false, created_at: now };
+    let project = Project {
+        id,
+        node: request.node,
+        backend_bucket: request.backend_bucket,
+        encrypted: request.encrypted,
+        created_at: now,
+    };
     Ok(NewProject { project, root_grant })
 }
 
@@ -303,13 +310,15 @@ mod tests {
         let new = create_project(br#"{"node": "local", "backend_bucket": "b"}"#, &nodes(), MASTER, NOW, &mut counter())
             .unwrap();
         assert_eq!(new.project.id.len(), 16);
+        assert!(new.project.encrypted, "projects are encrypted unless asked otherwise");
         assert!(new.root_grant.verify(MASTER).is_ok());
+        let plain = br#"{"node": "local", "backend_bucket": "b", "encrypted": false}"#;
+        assert!(!create_project(plain, &nodes(), MASTER, NOW, &mut counter()).unwrap().project.encrypted);
         assert_eq!(new.root_grant.project_id, new.project.id);
         for (body, status) in [
             (&br#"{"node": "nope", "backend_bucket": "b"}"#[..], 400),
             (br#"{"id": "Bad_Id", "node": "local", "backend_bucket": "b"}"#, 400),
             (br#"{"node": "local", "backend_bucket": "a/b"}"#, 400),
-            (br#"{"node": "local", "backend_bucket": "b", "encrypted": true}"#, 501),
             (br#"{"node": "local"}"#, 400),
         ] {
             let err = create_project(body, &nodes(), MASTER, NOW, &mut counter()).unwrap_err();

@@ -43,9 +43,11 @@ macro_rules! s3_error_codes {
 
 s3_error_codes! {
     AccessDenied => 403, "Access Denied";
+    AccessForbidden => 403, "Access Forbidden";
     AuthorizationHeaderMalformed => 400, "The authorization header is malformed.";
     AuthorizationQueryParametersError => 400, "Error parsing the X-Amz-Credential parameter.";
     BadDigest => 400, "The Content-MD5 or checksum value that you specified did not match what the server received.";
+    BadRequest => 400, "Bad Request";
     BucketAlreadyExists => 409, "The requested bucket name is not available.";
     BucketAlreadyOwnedByYou => 409, "Your previous request to create the named bucket succeeded and you already own it.";
     BucketNotEmpty => 409, "The bucket you tried to delete is not empty.";
@@ -63,9 +65,11 @@ s3_error_codes! {
     InvalidRequest => 400, "Invalid Request";
     KeyTooLongError => 400, "Your key is too long.";
     MalformedXML => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
+    MaxMessageLengthExceeded => 400, "Your request was too big.";
     MethodNotAllowed => 405, "The specified method is not allowed against this resource.";
     MissingContentLength => 411, "You must provide the Content-Length HTTP header.";
     NoSuchBucket => 404, "The specified bucket does not exist.";
+    NoSuchCORSConfiguration => 404, "The CORS configuration does not exist";
     NoSuchKey => 404, "The specified key does not exist.";
     NoSuchUpload => 404, "The specified multipart upload does not exist.";
     NotImplemented => 501, "A header or operation you provided implies functionality that is not implemented.";

@@ -26,21 +26,26 @@ use crate::s3::headers;
 use crate::s3::list;
 use crate::s3::operation::{self, Operation};
 use crate::s3::xml;
-use crate::s3::{batch, multipart};
+use crate::s3::{batch, cors, multipart};
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::s3_error;
 use crate::storage::client::{discard_body, response_text, send, NodeBody, NodeRequest};
+use crate::storage::format::{self, ciphertext_len, plaintext_len};
 use crate::storage::node::{
-    bucket_owner_kv_key, bucket_prefix, bucket_record_key, bucket_records_prefix, node_bucket_path, node_object_path, object_backend_key,
-    project_kv_key, BucketRecord, NodeConfig, Project,
+    bucket_config_key, bucket_owner_kv_key, bucket_prefix, bucket_record_key, bucket_records_prefix, node_bucket_path,
+    node_object_path, object_backend_key, project_kv_key, BucketConfig, BucketRecord, NodeConfig, Project,
 };
 use crate::storage::node_error::{from_node_error, from_node_status};
-use crate::storage::upload::send_verified;
+use crate::storage::record_stream::Sealer;
+use crate::storage::upload::{send_verified, BodyPipeline};
 use crate::storage::verify::{BodyCheck, Sha256Check};
+
+mod encrypted;
 
 /// Everything a handler needs about the request and the project it acts for.
 struct Ctx<'a> {
     head: &'a RequestHead,
+    grant: &'a Grant,
     config: &'a Config,
     kv: &'a KvStore,
     node: &'a NodeConfig,
@@ -103,11 +108,29 @@ impl Ctx<'_> {
         let response = self.send(NodeRequest::new("HEAD", self.object_path(&object_backend_key(bucket, key)))).await?;
         let resource = format!("/{bucket}/{key}");
         let current = match response.status() {
-            200 => response.headers().get("etag").ok().flatten(),
+            200 => response.headers().get("etag").ok().flatten().map(|etag| self.client_etag(&etag)),
             404 => None,
             status => return Err(from_node_status(status, &resource)),
         };
         conditions.check(current.as_deref()).map_err(|err| err.resource(resource))
+    }
+
+    /// The node's id of a multipart upload named by a client.
+    fn node_upload_id(&self, client_id: &str) -> String {
+        if self.project.encrypted {
+            encrypted::node_upload_id(client_id)
+        } else {
+            client_id.to_string()
+        }
+    }
+
+    /// A node ETag as this project's clients see it (encrypted objects have their own form).
+    fn client_etag(&self, node_etag: &str) -> String {
+        if self.project.encrypted {
+            crate::storage::format::client_etag(node_etag)
+        } else {
+            node_etag.to_string()
+        }
     }
 
     async fn require_bucket(&self, bucket: &str) -> S3Result<()> {
@@ -128,25 +151,59 @@ fn config_error(message: String) -> S3Error {
     s3_error!(InternalError, "The gateway is not configured correctly.")
 }
 
-/// Authenticate, identify and serve one request.
+/// Authenticate, identify and serve one request; answer CORS preflights, and add a bucket's CORS
+/// headers to the answers (errors included) of requests that come with an Origin.
 pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, now: i64) -> S3Result<Reply> {
     let config = Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string())).map_err(config_error)?;
     let target = addressing::resolve(head, &config.base_domains);
     let kv = env.kv(binding::KV).map_err(|e| config_error(format!("KV binding {}: {e}", binding::KV)))?;
+    let cors_bucket = target
+        .bucket
+        .clone()
+        .filter(|bucket| target.style == AddressingStyle::VirtualHost || !RESERVED_ROOTS.contains(&bucket.as_str()));
+    if head.method == "OPTIONS" {
+        return preflight_request(head, cors_bucket.as_deref(), &config, &kv, now).await;
+    }
+    let result = serve(request, head, target, &config, &kv, now).await;
+    let (Some(bucket), Some(origin)) = (cors_bucket, head.header("origin")) else { return result };
+    let method = head.header("access-control-request-method").unwrap_or(&head.method);
+    let cors = match bucket_cors(&config, &kv, &bucket, now).await {
+        Ok(Some(cors)) => cors::response_headers(cors.as_ref(), Some(origin), method),
+        _ => Vec::new(),
+    };
+    match result {
+        Ok(mut reply) => {
+            reply.headers.extend(cors);
+            Ok(reply)
+        }
+        Err(err) => Err(cors.into_iter().fold(err, |err, (name, value)| err.header(&name, value))),
+    }
+}
+
+/// Path roots that are not buckets: the credential API and share links.
+const RESERVED_ROOTS: &[&str] = &[crate::auth::api::API_ROOT, SHARE_ROOT];
+
+async fn serve(
+    request: &worker::Request,
+    head: &RequestHead,
+    target: Target,
+    config: &Config,
+    kv: &KvStore,
+    now: i64,
+) -> S3Result<Reply> {
+    let (config, kv) = (config, kv);
     // `v1` can never be a bucket (names have at least 3 characters): the credential API lives there.
     if target.style == AddressingStyle::Path && target.bucket.as_deref() == Some(crate::auth::api::API_ROOT) {
-        return Ok(
-            crate::auth::api::handle(request, head, target.key.as_deref().unwrap_or(""), &config, &kv, now).await
-        );
+        return Ok(crate::auth::api::handle(request, head, target.key.as_deref().unwrap_or(""), config, kv, now).await);
     }
     // `s` cannot be a bucket either: share links, `/s/<public access key id>/<bucket>/<key>`.
     if target.style == AddressingStyle::Path && target.bucket.as_deref() == Some(SHARE_ROOT) {
-        return share_link(head, target.key.as_deref().unwrap_or(""), &config, &kv, now).await;
+        return share_link(head, target.key.as_deref().unwrap_or(""), config, kv, now).await;
     }
     let operation = operation::identify(head, &target).ok_or_else(|| S3Error::new(S3ErrorCode::MethodNotAllowed))?;
     // SigV2 signs the Host's bucket as part of the resource; a path-style path already holds it.
     let host_bucket = target.bucket.as_deref().filter(|_| target.style == AddressingStyle::VirtualHost);
-    let caller = authenticate(head, host_bucket, &kv, &config.master_secret, now).await?;
+    let caller = authenticate(head, host_bucket, kv, &config.master_secret, now).await?;
     let list_prefix = head.query_param("prefix");
     let copy_source = match operation {
         Operation::CopyObject | Operation::UploadPartCopy => {
@@ -164,19 +221,105 @@ pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, no
     if operation != Operation::DeleteObjects {
         authorize(&caller.grant, operation, &scope, now)?;
     }
-    let ctx = project_context(head, &config, &kv, &caller.grant, now).await?;
-    dispatch(&ctx, operation, target, caller, request).await
+    let ctx = project_context(head, config, kv, &caller.grant, now).await?;
+    dispatch(&ctx, operation, target, &caller, request).await
 }
 
 /// The first path segment of share links.
 const SHARE_ROOT: &str = "s";
+
+/// How long an isolate reuses a bucket's CORS configuration. PutBucketCors and DeleteBucketCors
+/// clear the entry of the isolate that served them; others see the change within this time.
+const CORS_CACHE_SECS: i64 = 10;
+
+thread_local! {
+    /// `Some(configuration)` of an existing bucket, keyed by bucket name.
+    static BUCKET_CORS: RefCell<TtlCache<Option<cors::CorsConfiguration>>> =
+        RefCell::new(TtlCache::new(CORS_CACHE_SECS, 1_000));
+}
+
+/// An anonymous CORS preflight: the bucket is found through the global bucket-name index.
+async fn preflight_request(
+    head: &RequestHead,
+    bucket: Option<&str>,
+    config: &Config,
+    kv: &KvStore,
+    now: i64,
+) -> S3Result<Reply> {
+    let origin = head.header("origin");
+    let Some(bucket) = bucket else { return Err(cors::preflight_without_bucket(origin)) };
+    let Some(configuration) = bucket_cors(config, kv, bucket, now).await? else {
+        return Err(cors::preflight_without_bucket(origin));
+    };
+    let headers = cors::preflight(
+        configuration.as_ref(),
+        origin,
+        head.header("access-control-request-method"),
+        head.header("access-control-request-headers"),
+    )?;
+    Ok(Reply { status: 200, headers, body: ReplyBody::Empty })
+}
+
+/// The CORS configuration of a bucket by name: `None` when no project owns the name or the
+/// bucket does not exist, `Some(None)` when it has no configuration.
+async fn bucket_cors(
+    config: &Config,
+    kv: &KvStore,
+    bucket: &str,
+    now: i64,
+) -> S3Result<Option<Option<cors::CorsConfiguration>>> {
+    if let Some(cached) = BUCKET_CORS.with(|cache| cache.borrow_mut().get(bucket, now)) {
+        return Ok(Some(cached));
+    }
+    let Some(project_id) = bucket_owner(kv, bucket).await? else { return Ok(None) };
+    let project = match load_project(kv, &project_id, now).await {
+        Ok(project) => project,
+        Err(_) => return Ok(None),
+    };
+    let node = config
+        .nodes
+        .get(&project.node)
+        .ok_or_else(|| config_error(format!("project {} names unknown node", project.id)))?;
+    let configuration = match read_bucket_config(node, &project.backend_bucket, bucket, now).await? {
+        Some(stored) => stored.cors,
+        None => {
+            let record = node_object_path(&project.backend_bucket, &bucket_record_key(bucket));
+            let response = send(node, NodeRequest::new("HEAD", record), now).await?;
+            if response.status() != 200 {
+                return Ok(None);
+            }
+            None
+        }
+    };
+    BUCKET_CORS.with(|cache| cache.borrow_mut().insert(bucket.to_string(), configuration.clone(), now));
+    Ok(Some(configuration))
+}
+
+/// A bucket's configuration document, if one was written.
+async fn read_bucket_config(
+    node: &NodeConfig,
+    backend_bucket: &str,
+    bucket: &str,
+    now: i64,
+) -> S3Result<Option<BucketConfig>> {
+    let path = node_object_path(backend_bucket, &bucket_config_key(bucket));
+    let response = send(node, NodeRequest::new("GET", path), now).await?;
+    let body = response_text(&response).await?;
+    match response.status() {
+        200 => serde_json::from_str(&body)
+            .map(Some)
+            .map_err(|e| config_error(format!("bucket configuration of {bucket}: {e}"))),
+        404 => Ok(None),
+        status => Err(from_node_error(status, &body, &format!("/{bucket}"))),
+    }
+}
 
 /// The project a grant acts for, with its node.
 async fn project_context<'a>(
     head: &'a RequestHead,
     config: &'a Config,
     kv: &'a KvStore,
-    grant: &Grant,
+    grant: &'a Grant,
     now: i64,
 ) -> S3Result<Ctx<'a>> {
     let project = load_project(kv, &grant.project_id, now).await?;
@@ -184,7 +327,7 @@ async fn project_context<'a>(
         .nodes
         .get(&project.node)
         .ok_or_else(|| config_error(format!("project {} names unknown node", project.id)))?;
-    Ok(Ctx { head, config, kv, node, project, now })
+    Ok(Ctx { head, grant, config, kv, node, project, now })
 }
 
 /// An anonymous GET or HEAD through a public credential: Storj's linkshare, as
@@ -236,7 +379,7 @@ async fn dispatch(
     ctx: &Ctx<'_>,
     operation: Operation,
     target: Target,
-    caller: Caller,
+    caller: &Caller,
     request: &worker::Request,
 ) -> S3Result<Reply> {
     use Operation::*;
@@ -246,6 +389,7 @@ async fn dispatch(
         validate_object_key(&key)?;
         ctx.node.check_key_fits(&bucket, &key)?;
     }
+    let encrypted = ctx.project.encrypted;
     match operation {
         ListBuckets => list_buckets(ctx, &caller.grant).await,
         CreateBucket => create_bucket(ctx, &bucket, &caller.payload, request).await,
@@ -260,17 +404,33 @@ async fn dispatch(
             ctx.require_bucket(&bucket).await?;
             Ok(Reply::xml(xml::versioning_configuration()))
         }
-        PutObject => put_object(ctx, &bucket, &key, caller.payload, request).await,
+        PutBucketCors => put_bucket_cors(ctx, &bucket, &caller.payload, request).await,
+        GetBucketCors => get_bucket_cors(ctx, &bucket).await,
+        DeleteBucketCors => delete_bucket_cors(ctx, &bucket).await,
+        PutObject if encrypted => encrypted::put_object(ctx, &bucket, &key, caller.payload.clone(), request).await,
+        PutObject => put_object(ctx, &bucket, &key, caller.payload.clone(), request).await,
+        GetObject | HeadObject if encrypted => encrypted::get_object(ctx, &bucket, &key).await,
         GetObject | HeadObject => get_object(ctx, &bucket, &key).await,
         DeleteObject => delete_object(ctx, &bucket, &key).await,
+        CreateMultipartUpload if encrypted => encrypted::create_multipart_upload(ctx, &bucket, &key).await,
         CreateMultipartUpload => create_multipart_upload(ctx, &bucket, &key).await,
-        UploadPart => upload_part(ctx, &bucket, &key, caller.payload, request).await,
+        UploadPart if encrypted => encrypted::upload_part(ctx, &bucket, &key, caller.payload.clone(), request).await,
+        UploadPart => upload_part(ctx, &bucket, &key, caller.payload.clone(), request).await,
+        UploadPartCopy | CopyObject if encrypted => {
+            let source = multipart::parse_copy_source(ctx.head.header("x-amz-copy-source").unwrap_or_default())?;
+            ctx.node.check_key_fits(&source.bucket, &source.key)?;
+            if operation == CopyObject {
+                encrypted::copy_object(ctx, &bucket, &key, &source).await
+            } else {
+                encrypted::upload_part_copy(ctx, &bucket, &key, &source).await
+            }
+        }
         UploadPartCopy | CopyObject => copy(ctx, operation, &bucket, &key).await,
         CompleteMultipartUpload => complete_multipart_upload(ctx, &bucket, &key, &caller.payload, request).await,
         AbortMultipartUpload => abort_multipart_upload(ctx, &bucket, &key).await,
         ListParts => list_parts(ctx, &bucket, &key).await,
         ListMultipartUploads => list_multipart_uploads(ctx, &bucket).await,
-        DeleteObjects => delete_objects(ctx, &bucket, &caller, request).await,
+        DeleteObjects => delete_objects(ctx, &bucket, caller, request).await,
         other => Err(s3_error!(NotImplemented, "{} is not implemented yet.", other.name())),
     }
 }
@@ -370,6 +530,82 @@ async fn claim_bucket_name(ctx: &Ctx<'_>, bucket: &str) {
     }
 }
 
+/// Write (or, when empty, remove) a bucket's configuration document.
+async fn write_bucket_config(ctx: &Ctx<'_>, bucket: &str, stored: &BucketConfig) -> S3Result<()> {
+    let path = ctx.object_path(&bucket_config_key(bucket));
+    let request = if stored.is_empty() {
+        NodeRequest::new("DELETE", path)
+    } else {
+        let body = serde_json::to_vec(stored).expect("bucket configurations serialize");
+        NodeRequest::new("PUT", path).header("content-type", "application/json").body(NodeBody::Bytes(body))
+    };
+    let response = ctx.send(request).await?;
+    BUCKET_CORS.with(|cache| cache.borrow_mut().remove(bucket));
+    match response.status() {
+        200 | 204 | 404 => {
+            discard_body(&response);
+            Ok(())
+        }
+        status => Err(from_node_error(status, &response_text(&response).await?, &format!("/{bucket}"))),
+    }
+}
+
+async fn put_bucket_cors(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    payload: &PayloadHash,
+    request: &worker::Request,
+) -> S3Result<Reply> {
+    let body = read_small_body(request, ctx.head, payload, cors::MAX_CORS_CONFIGURATION_BYTES).await?;
+    if let Some(md5) = ctx.head.header("content-md5") {
+        let mut check = crate::storage::checksum::ContentMd5Check::new(md5)?;
+        check.update(&body);
+        check.verify()?;
+    }
+    let configuration = cors::parse_cors_configuration(&body)?;
+    let (exists, stored) =
+        join(ctx.bucket_exists(bucket), read_bucket_config(ctx.node, &ctx.project.backend_bucket, bucket, ctx.now))
+            .await;
+    if !exists? {
+        return Err(no_such_bucket(bucket));
+    }
+    let mut stored = stored?.unwrap_or_default();
+    stored.cors = Some(configuration);
+    write_bucket_config(ctx, bucket, &stored).await?;
+    // Preflights find the bucket through the index: make sure it names this project.
+    if bucket_owner(ctx.kv, bucket).await?.is_none() {
+        claim_bucket_name(ctx, bucket).await;
+    }
+    Ok(Reply::empty(200))
+}
+
+async fn get_bucket_cors(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
+    let (exists, stored) =
+        join(ctx.bucket_exists(bucket), read_bucket_config(ctx.node, &ctx.project.backend_bucket, bucket, ctx.now))
+            .await;
+    if !exists? {
+        return Err(no_such_bucket(bucket));
+    }
+    match stored?.and_then(|stored| stored.cors) {
+        Some(configuration) => Ok(Reply::xml(configuration.to_xml())),
+        None => Err(S3Error::new(S3ErrorCode::NoSuchCORSConfiguration).resource(format!("/{bucket}"))),
+    }
+}
+
+async fn delete_bucket_cors(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
+    let (exists, stored) =
+        join(ctx.bucket_exists(bucket), read_bucket_config(ctx.node, &ctx.project.backend_bucket, bucket, ctx.now))
+            .await;
+    if !exists? {
+        return Err(no_such_bucket(bucket));
+    }
+    if let Some(mut stored) = stored? {
+        stored.cors = None;
+        write_bucket_config(ctx, bucket, &stored).await?;
+    }
+    Ok(Reply::empty(204))
+}
+
 async fn head_bucket(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
     ctx.require_bucket(bucket).await?;
     Ok(Reply::empty(200).header("x-amz-bucket-region", ctx.config.region.clone()))
@@ -383,6 +619,8 @@ async fn delete_bucket(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
     if !list::parse_node_list(&ctx.read_in_bucket(bucket, probe).await?)?.contents.is_empty() {
         return Err(S3Error::new(S3ErrorCode::BucketNotEmpty).resource(format!("/{bucket}")));
     }
+    // The configuration first: a bucket re-created under this name starts without it.
+    write_bucket_config(ctx, bucket, &BucketConfig::default()).await?;
     let response = ctx.send(NodeRequest::new("DELETE", ctx.object_path(&bucket_record_key(bucket)))).await?;
     match response.status() {
         200 | 204 => {
@@ -405,7 +643,14 @@ async fn list_objects(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
     for (name, value) in list::backend_list_query(&list_request, &bucket_prefix(bucket)) {
         request = request.query(&name, value);
     }
-    let page = list::parse_node_list(&ctx.read_in_bucket(bucket, request).await?)?;
+    let mut page = list::parse_node_list(&ctx.read_in_bucket(bucket, request).await?)?;
+    if ctx.project.encrypted {
+        // Plaintext sizes and client ETags, by arithmetic on what the node lists.
+        for object in &mut page.contents {
+            object.size = plaintext_len(object.size).unwrap_or(object.size);
+            object.etag = ctx.client_etag(&object.etag);
+        }
+    }
     Ok(Reply::xml(list::render_list(&list_request, bucket, &bucket_prefix(bucket), &page, &ctx.owner())))
 }
 
@@ -429,7 +674,7 @@ async fn put_object(
         node_request = node_request.header(&name, value);
     }
     let response =
-        upload_body(ctx, node_request, payload, request, &format!("/{bucket}/{key}"), S3ErrorCode::NoSuchBucket)
+        upload_body(ctx, node_request, payload, request, &format!("/{bucket}/{key}"), S3ErrorCode::NoSuchBucket, None)
             .await?;
     Ok(pass_headers(Reply::empty(200), &response))
 }
@@ -444,33 +689,49 @@ async fn upload_body(
     request: &worker::Request,
     resource: &str,
     not_found: S3ErrorCode,
+    sealer: Option<Sealer>,
 ) -> S3Result<Response> {
     let decoder = AwsChunkedDecoder::for_request(ctx.head, &payload)?;
     let length = match decoder {
         Some(_) => chunked::decoded_content_length(ctx.head)?,
         None => declared_length(ctx.head)?,
     };
-    let checks: Vec<Box<dyn BodyCheck>> = match payload {
+    let mut checks: Vec<Box<dyn BodyCheck>> = match payload {
         PayloadHash::Sha256(expected) => vec![Box::new(Sha256Check::new(expected))],
         // Unsigned bodies are covered by Content-MD5 / checksums (verified by the node, or for
         // aws-chunked by the decoder's trailer); signed chunks by the decoder.
         _ => Vec::new(),
     };
-    let mut node_request = node_request.header("content-length", length.to_string());
+    let mut node_request = node_request;
+    let node_length = match sealer {
+        Some(_) => {
+            // The node stores ciphertext: the plaintext's digests are the gateway's to verify.
+            checks.extend(encrypted::plaintext_checks(ctx)?);
+            node_request.headers.retain(|(name, _)| !headers::is_integrity_header(name));
+            ciphertext_len(length)
+        }
+        None => length,
+    };
+    let mut node_request = node_request.header("content-length", node_length.to_string());
     if decoder.is_some() {
         // The trailer's checksum is verified here; the node gets a plain body without it.
         node_request.headers.retain(|(name, _)| name != "x-amz-sdk-checksum-algorithm");
     }
     let response = match request.inner().body() {
         Some(source) if length > 0 || decoder.is_some() => {
-            send_verified(ctx.node, node_request, source, length, checks, decoder, ctx.now).await?
+            let pipeline = BodyPipeline { checks, decoder, sealer };
+            send_verified(ctx.node, node_request, source, length, pipeline, ctx.now).await?
         }
         _ => {
             // An empty body: the checks run over nothing, before anything is sent.
             for check in checks {
                 check.finish()?;
             }
-            ctx.send(node_request.body(NodeBody::Bytes(Vec::new()))).await?
+            let body = match sealer {
+                Some(sealer) => sealer.finish().await?.to_vec(),
+                None => Vec::new(),
+            };
+            ctx.send(node_request.body(NodeBody::Bytes(body))).await?
         }
     };
     if response.status() != 200 {
@@ -515,14 +776,7 @@ async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
             discard_body(&response);
             Ok(pass_headers(Reply::empty(304), &response))
         }
-        404 => {
-            discard_body(&response);
-            if ctx.bucket_exists(bucket).await? {
-                Err(S3Error::new(S3ErrorCode::NoSuchKey).resource(resource))
-            } else {
-                Err(no_such_bucket(bucket))
-            }
-        }
+        404 => Err(read_error(ctx, response, bucket, key, method).await),
         416 => {
             let mut err = S3Error::new(S3ErrorCode::InvalidRange).resource(resource);
             if let Some(range) = response.headers().get("content-range").ok().flatten() {
@@ -531,8 +785,30 @@ async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
             discard_body(&response);
             Err(err)
         }
-        _ if method == "HEAD" => Err(from_node_status(status, &resource)),
-        _ => Err(from_node_error(status, &response_text(&response).await?, &resource)),
+        _ => Err(read_error(ctx, response, bucket, key, method).await),
+    }
+}
+
+/// The client's error for a failed node read of an object: NoSuchKey or NoSuchBucket for a 404,
+/// otherwise the node's error (a HEAD answer has no body to read it from).
+async fn read_error(ctx: &Ctx<'_>, response: Response, bucket: &str, key: &str, method: &str) -> S3Error {
+    let resource = format!("/{bucket}/{key}");
+    let status = response.status();
+    if status == 404 {
+        discard_body(&response);
+        return match ctx.bucket_exists(bucket).await {
+            Ok(true) => S3Error::new(S3ErrorCode::NoSuchKey).resource(resource),
+            Ok(false) => no_such_bucket(bucket),
+            Err(err) => err,
+        };
+    }
+    if method == "HEAD" {
+        discard_body(&response);
+        return from_node_status(status, &resource);
+    }
+    match response_text(&response).await {
+        Ok(body) => from_node_error(status, &body, &resource),
+        Err(err) => err,
     }
 }
 
@@ -594,7 +870,7 @@ async fn upload_part(
         node_request = node_request.header(&name, value);
     }
     let response =
-        upload_body(ctx, node_request, payload, request, &format!("/{bucket}/{key}"), S3ErrorCode::NoSuchUpload)
+        upload_body(ctx, node_request, payload, request, &format!("/{bucket}/{key}"), S3ErrorCode::NoSuchUpload, None)
             .await?;
     Ok(pass_headers(Reply::empty(200), &response))
 }
@@ -668,9 +944,17 @@ async fn complete_multipart_upload(
     request: &worker::Request,
 ) -> S3Result<Reply> {
     const LIMIT: usize = 2 * 1024 * 1024;
-    let upload_id = upload_id(ctx.head)?;
+    let upload_id = ctx.node_upload_id(&upload_id(ctx.head)?);
     let body = read_small_body(request, ctx.head, payload, LIMIT).await?;
-    let parts = multipart::parse_complete_request(&body)?;
+    let mut parts = multipart::parse_complete_request(&body)?;
+    if ctx.project.encrypted {
+        for part in &mut parts {
+            part.etag = format::node_etag(&part.etag);
+            // Part checksums describe plaintext: the gateway verified them at UploadPart, and
+            // the node, holding ciphertext, has none to compare with.
+            part.checksums = Default::default();
+        }
+    }
     let resource = format!("/{bucket}/{key}");
     let path = ctx.object_path(&object_backend_key(bucket, key));
 
@@ -686,7 +970,8 @@ async fn complete_multipart_upload(
         }
         let page = multipart::parse_node_list_parts(&node_document(ctx.send(listing).await?, &resource).await?)?;
         for part in &page.parts {
-            uploaded.insert(part.part_number, (part.etag.clone(), part.size));
+            let size = if ctx.project.encrypted { plaintext_len(part.size).unwrap_or(part.size) } else { part.size };
+            uploaded.insert(part.part_number, (part.etag.clone(), size, part.size));
         }
         match page.next_part_number_marker {
             Some(next) if page.is_truncated => marker = Some(next),
@@ -695,9 +980,13 @@ async fn complete_multipart_upload(
     }
     // Unknown parts first (InvalidPart), then sizes (EntityTooSmall), as S3 reports them.
     let mut sizes = Vec::with_capacity(parts.len());
+    let mut node_sizes = Vec::with_capacity(parts.len());
     for part in &parts {
         match uploaded.get(&u32::from(part.part_number)) {
-            Some((etag, size)) if etag.trim_matches('"') == part.etag.trim_matches('"') => sizes.push(*size),
+            Some((etag, size, node_size)) if etag.trim_matches('"') == part.etag.trim_matches('"') => {
+                sizes.push(*size);
+                node_sizes.push(*node_size);
+            }
             _ => return Err(S3Error::new(S3ErrorCode::InvalidPart).resource(resource)),
         }
     }
@@ -711,6 +1000,11 @@ async fn complete_multipart_upload(
         )
         .resource(resource));
     }
+    if ctx.project.encrypted {
+        for (part, node_size) in parts.iter().zip(&node_sizes).take(parts.len().saturating_sub(1)) {
+            encrypted::check_part_layout(part.part_number, *node_size, &resource)?;
+        }
+    }
 
     ctx.check_write_conditions(bucket, key).await?;
     let node_request = NodeRequest::new("POST", path)
@@ -719,7 +1013,8 @@ async fn complete_multipart_upload(
         .body(NodeBody::Bytes(multipart::node_complete_body(&parts).into_bytes()));
     let document = node_document(ctx.send(node_request).await?, &resource).await?;
     match multipart::parse_node_complete(&document)? {
-        multipart::NodeAnswer::Done(upload) => {
+        multipart::NodeAnswer::Done(mut upload) => {
+            upload.etag = ctx.client_etag(&upload.etag);
             let location = multipart::object_location(&request_origin(ctx.head, ctx.config), bucket, key);
             Ok(Reply::xml(multipart::render_complete(&location, bucket, key, &upload)))
         }
@@ -734,7 +1029,7 @@ fn request_origin(head: &RequestHead, config: &Config) -> String {
 
 async fn abort_multipart_upload(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
     let node_request = NodeRequest::new("DELETE", ctx.object_path(&object_backend_key(bucket, key)))
-        .query("uploadId", upload_id(ctx.head)?);
+        .query("uploadId", ctx.node_upload_id(&upload_id(ctx.head)?));
     let response = ctx.send(node_request).await?;
     match response.status() {
         200 | 204 => Ok(Reply::empty(204)),
@@ -746,10 +1041,17 @@ async fn list_parts(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Result<Reply> {
     let list_request = multipart::ListPartsRequest::from_query(&ctx.head.query_params())?;
     let mut node_request = NodeRequest::new("GET", ctx.object_path(&object_backend_key(bucket, key)));
     for (name, value) in list_request.node_query() {
+        let value = if name == "uploadId" { ctx.node_upload_id(&value) } else { value };
         node_request = node_request.query(&name, value);
     }
     let document = node_document(ctx.send(node_request).await?, &format!("/{bucket}/{key}")).await?;
-    let listing = multipart::parse_node_list_parts(&document)?;
+    let mut listing = multipart::parse_node_list_parts(&document)?;
+    if ctx.project.encrypted {
+        for part in &mut listing.parts {
+            part.size = plaintext_len(part.size).unwrap_or(part.size);
+            part.etag = ctx.client_etag(&part.etag);
+        }
+    }
     Ok(Reply::xml(multipart::render_list_parts(&list_request, bucket, key, &listing, &ctx.owner())))
 }
 

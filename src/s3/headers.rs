@@ -55,6 +55,21 @@ pub fn put_object_request_headers(headers: &[(String, String)]) -> Vec<(String, 
         .collect()
 }
 
+/// The object headers an encrypted project seals into the object's metadata: content headers and
+/// user metadata (never integrity headers, which the gateway verifies itself).
+pub fn stored_object_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    put_object_request_headers(headers)
+        .into_iter()
+        .filter(|(name, _)| OBJECT_HEADERS.contains(&name.as_str()) || name.starts_with("x-amz-meta-"))
+        .collect()
+}
+
+/// Headers describing the body's digest (Content-MD5, checksums): a node storing ciphertext
+/// must not get them, since they describe the plaintext.
+pub fn is_integrity_header(name: &str) -> bool {
+    name == "content-md5" || name == "x-amz-sdk-checksum-algorithm" || name.starts_with("x-amz-checksum-")
+}
+
 /// Headers of an UploadPart request to forward: the body's integrity headers only.
 pub fn upload_part_request_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
     headers
@@ -128,6 +143,24 @@ mod tests {
             put_object_request_headers(&headers(&[("content-encoding", "aws-chunked,gzip")])),
             headers(&[("content-encoding", "gzip")])
         );
+    }
+
+    #[test]
+    fn encrypted_objects_seal_content_headers_and_metadata_only() {
+        let request = headers(&[
+            ("content-type", "text/plain"),
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-meta-colour", "blue"),
+            ("x-amz-checksum-crc32", "AAAAAA=="),
+            ("content-md5", "xyz"),
+            ("authorization", "x"),
+        ]);
+        assert_eq!(
+            stored_object_headers(&request),
+            headers(&[("content-type", "text/plain"), ("x-amz-meta-colour", "blue")])
+        );
+        assert!(is_integrity_header("content-md5") && is_integrity_header("x-amz-checksum-sha256"));
+        assert!(!is_integrity_header("content-type"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod range;
 
 pub mod batch;
 pub mod conditional;
+pub mod cors;
 #[cfg(target_arch = "wasm32")]
 pub mod handlers;
 pub mod list;

@@ -20,7 +20,9 @@ pub enum Operation {
     GetObject,
     HeadObject,
     DeleteObject,
-    // Identified, not served yet.
+    PutBucketCors,
+    GetBucketCors,
+    DeleteBucketCors,
     CopyObject,
     DeleteObjects,
     CreateMultipartUpload,
@@ -83,6 +85,9 @@ impl Operation {
             GetObject => "GetObject",
             HeadObject => "HeadObject",
             DeleteObject => "DeleteObject",
+            PutBucketCors => "PutBucketCors",
+            GetBucketCors => "GetBucketCors",
+            DeleteBucketCors => "DeleteBucketCors",
             CopyObject => "CopyObject",
             DeleteObjects => "DeleteObjects",
             CreateMultipartUpload => "CreateMultipartUpload",
@@ -114,8 +119,12 @@ pub fn identify(head: &RequestHead, target: &Target) -> Option<Operation> {
             _ => None,
         },
         (Some(_), None) => {
-            if let Some(s) = subresource {
-                return Some(UnsupportedSubresource(s));
+            match (subresource, method) {
+                (Some("cors"), "GET") => return Some(GetBucketCors),
+                (Some("cors"), "PUT") => return Some(PutBucketCors),
+                (Some("cors"), "DELETE") => return Some(DeleteBucketCors),
+                (Some(s), _) => return Some(UnsupportedSubresource(s)),
+                (None, _) => {}
             }
             match method {
                 "GET" if has("location") => Some(GetBucketLocation),
@@ -176,7 +185,10 @@ mod tests {
             ("GET", "/bucket?versioning", None, Some(GetBucketVersioning)),
             ("GET", "/bucket?uploads", None, Some(ListMultipartUploads)),
             ("GET", "/bucket?acl", None, Some(UnsupportedSubresource("acl"))),
-            ("PUT", "/bucket?cors", None, Some(UnsupportedSubresource("cors"))),
+            ("PUT", "/bucket?cors", None, Some(PutBucketCors)),
+            ("GET", "/bucket?cors", None, Some(GetBucketCors)),
+            ("DELETE", "/bucket?cors", None, Some(DeleteBucketCors)),
+            ("POST", "/bucket?cors", None, Some(UnsupportedSubresource("cors"))),
             ("POST", "/bucket?delete", None, Some(DeleteObjects)),
             ("PATCH", "/bucket", None, None),
             ("PUT", "/bucket/key", None, Some(PutObject)),

@@ -141,6 +141,13 @@ pub async fn response_text(response: &Response) -> S3Result<String> {
     Ok(text.as_string().unwrap_or_default())
 }
 
+/// A small node answer's body as bytes.
+pub async fn response_bytes(response: &Response) -> S3Result<Vec<u8>> {
+    let promise = response.array_buffer().map_err(node_unreachable)?;
+    let buffer = JsFuture::from(promise).await.map_err(node_unreachable)?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
 /// Discard a body we do not need, so the connection can be reused.
 pub fn discard_body(response: &Response) {
     if let Some(body) = response.body() {

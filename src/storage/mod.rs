@@ -5,7 +5,12 @@ pub mod verify;
 
 pub mod checksum;
 #[cfg(target_arch = "wasm32")]
+pub mod cipher;
+#[cfg(target_arch = "wasm32")]
 pub mod client;
+pub mod format;
+#[cfg(target_arch = "wasm32")]
+pub mod record_stream;
 pub mod signer;
 #[cfg(target_arch = "wasm32")]
 pub mod upload;

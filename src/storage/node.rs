@@ -136,6 +136,25 @@ pub fn bucket_records_prefix() -> String {
     format!("{RESERVED_PREFIX}buckets/")
 }
 
+/// The backend key of a bucket's configuration (CORS), beside its record. The record itself is
+/// written once, so that its modification time stays the bucket's creation time.
+pub fn bucket_config_key(bucket: &str) -> String {
+    format!("{RESERVED_PREFIX}bucket-config/{bucket}")
+}
+
+/// A bucket's configuration document (JSON): what PutBucketCors and friends set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BucketConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<crate::s3::cors::CorsConfiguration>,
+}
+
+impl BucketConfig {
+    pub fn is_empty(&self) -> bool {
+        self.cors.is_none()
+    }
+}
+
 /// What portico keeps about a bucket, stored as JSON in the bucket record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BucketRecord {

@@ -6,7 +6,7 @@
 //! and commits nothing: the previous object stays intact.
 
 use futures_util::future::{select, Either};
-use js_sys::{Reflect, Uint8Array};
+use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, ReadableStreamDefaultReader, Response, WritableStreamDefaultWriter};
@@ -15,28 +15,43 @@ use worker::worker_sys::FixedLengthStream;
 use crate::auth::chunked::AwsChunkedDecoder;
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::storage::client::{send, NodeBody, NodeRequest};
+use crate::storage::format::ciphertext_len;
 use crate::storage::node::NodeConfig;
+use crate::storage::record_stream::{read_chunk, Sealer};
 use crate::storage::verify::{BodyCheck, LengthCheck};
 
 fn incomplete_body(_: JsValue) -> S3Error {
     S3Error::new(S3ErrorCode::IncompleteBody)
 }
 
-/// Send `request` with `source` as its body of exactly `length` bytes, verified by `checks`.
-/// Returns the node's response, or the first check failure (the node then commits nothing).
+/// What happens to an upload body on its way to the node.
+#[derive(Default)]
+pub struct BodyPipeline {
+    /// Verified over the (decoded, plaintext) body; the last bytes wait for them.
+    pub checks: Vec<Box<dyn BodyCheck>>,
+    /// An aws-chunked body is decoded (and its chunk signatures and trailer verified).
+    pub decoder: Option<AwsChunkedDecoder>,
+    /// An encrypted project's body is sealed into records.
+    pub sealer: Option<Sealer>,
+}
+
+/// Send `request` with `source` as its body of exactly `length` bytes (decoded, plaintext),
+/// verified by `checks`, sealed into records by `sealer` if given. Returns the node's response,
+/// or the first check failure (the node then commits nothing).
 pub async fn send_verified(
     node: &NodeConfig,
     request: NodeRequest,
     source: ReadableStream,
     length: u64,
-    checks: Vec<Box<dyn BodyCheck>>,
-    decoder: Option<AwsChunkedDecoder>,
+    body: BodyPipeline,
     now: i64,
 ) -> S3Result<Response> {
-    let fixed = if length < u32::MAX as u64 {
-        FixedLengthStream::new(length as u32)
+    let BodyPipeline { checks, decoder, sealer } = body;
+    let node_length = if sealer.is_some() { ciphertext_len(length) } else { length };
+    let fixed = if node_length < u32::MAX as u64 {
+        FixedLengthStream::new(node_length as u32)
     } else {
-        FixedLengthStream::new_big_int(js_sys::BigInt::from(length))
+        FixedLengthStream::new_big_int(js_sys::BigInt::from(node_length))
     }
     .map_err(incomplete_body)?;
     let writer = fixed.writable().get_writer().map_err(incomplete_body)?;
@@ -44,7 +59,7 @@ pub async fn send_verified(
     let request = request.body(NodeBody::Stream(fixed.readable().into()));
 
     let upload = Box::pin(send(node, request, now));
-    let pump = Box::pin(pump(reader.clone(), writer.clone(), length, checks, decoder));
+    let pump = Box::pin(pump(reader.clone(), writer.clone(), length, checks, decoder, sealer));
     match select(upload, pump).await {
         // The node answered before the body was complete: it refused the request early.
         Either::Left((response, pump)) => {
@@ -83,30 +98,25 @@ pub async fn send_verified(
 
 /// Forward the body, running the checks over it, holding back the last piece until everything
 /// verified. With `decoder` (an aws-chunked body) the node receives the decoded payload, and
-/// `length` and the checks apply to it.
+/// `length` and the checks apply to it. With `sealer` (an encrypted project) the node receives
+/// records instead, and the sealer itself holds back the last one.
 async fn pump(
     reader: ReadableStreamDefaultReader,
     writer: WritableStreamDefaultWriter,
     length: u64,
     mut checks: Vec<Box<dyn BodyCheck>>,
     mut decoder: Option<AwsChunkedDecoder>,
+    mut sealer: Option<Sealer>,
 ) -> S3Result<()> {
     let mut length_check = LengthCheck::new(length);
     let mut held_back: Option<Uint8Array> = None;
     // Reused wasm buffers: fresh allocations per chunk cost ~3x (TOOLCHAIN.md).
     let mut buffer: Vec<u8> = Vec::new();
     let mut decoded: Vec<u8> = Vec::new();
-    loop {
-        let result = JsFuture::from(reader.read()).await.map_err(incomplete_body)?;
-        let done = Reflect::get(&result, &JsValue::from_str("done")).map_err(incomplete_body)?;
-        if done.as_bool().unwrap_or(true) {
-            break;
-        }
-        let chunk: Uint8Array = Reflect::get(&result, &JsValue::from_str("value"))
-            .map_err(incomplete_body)?
-            .dyn_into()
-            .map_err(incomplete_body)?;
-        let forward = match decoder.as_mut() {
+    let mut records: Vec<Uint8Array> = Vec::new();
+    let needs_bytes = !checks.is_empty() || sealer.is_some();
+    while let Some(chunk) = read_chunk(&reader).await? {
+        let bytes: &[u8] = match decoder.as_mut() {
             Some(decoder) => {
                 buffer.resize(chunk.length() as usize, 0);
                 chunk.copy_to(&mut buffer);
@@ -115,23 +125,28 @@ async fn pump(
                 if decoded.is_empty() {
                     continue;
                 }
-                for check in checks.iter_mut() {
-                    check.update(&decoded);
-                }
-                Uint8Array::from(decoded.as_slice())
+                &decoded
             }
-            None => {
-                if !checks.is_empty() {
-                    buffer.resize(chunk.length() as usize, 0);
-                    chunk.copy_to(&mut buffer);
-                    for check in checks.iter_mut() {
-                        check.update(&buffer);
-                    }
-                }
-                chunk
+            None if needs_bytes => {
+                buffer.resize(chunk.length() as usize, 0);
+                chunk.copy_to(&mut buffer);
+                &buffer
             }
+            None => &[],
         };
-        length_check.add(forward.length() as usize)?;
+        let len = if decoder.is_some() || needs_bytes { bytes.len() } else { chunk.length() as usize };
+        length_check.add(len)?;
+        for check in checks.iter_mut() {
+            check.update(bytes);
+        }
+        if let Some(sealer) = sealer.as_mut() {
+            sealer.push(bytes, &mut records).await?;
+            for record in records.drain(..) {
+                JsFuture::from(writer.write_with_chunk(&record)).await.map_err(incomplete_body)?;
+            }
+            continue;
+        }
+        let forward = if decoder.is_some() { Uint8Array::from(bytes) } else { chunk };
         if let Some(previous) = held_back.replace(forward) {
             JsFuture::from(writer.write_with_chunk(&previous)).await.map_err(incomplete_body)?;
         }
@@ -143,6 +158,9 @@ async fn pump(
     length_check.finish()?;
     for check in checks {
         check.finish()?;
+    }
+    if let Some(sealer) = sealer {
+        held_back = Some(sealer.finish().await?);
     }
     if let Some(last) = held_back {
         JsFuture::from(writer.write_with_chunk(&last)).await.map_err(incomplete_body)?;

@@ -77,8 +77,44 @@ def gateway(garage, workdir):
 
 @pytest.fixture(scope="session")
 def project(gateway, garage):
-    """The session's project, created through the admin API: {"project", "access_grant"}."""
-    return stack.create_project(gateway.endpoint, OPERATOR["PORTICO_ADMIN_TOKEN"], "local", garage.bucket, "itest")
+    """The session's project, created through the admin API: {"project", "access_grant"}. It is
+    unencrypted (a pass-through), so that tests can compare what the node stores with what was
+    sent; encrypted projects have their own fixtures below."""
+    return stack.create_project(
+        gateway.endpoint, OPERATOR["PORTICO_ADMIN_TOKEN"], "local", garage.bucket, "itest", encrypted=False
+    )
+
+
+@pytest.fixture(scope="session")
+def encrypted_project(gateway, garage):
+    """An encrypted project (the gateway's default) in its own backend bucket."""
+    backend_bucket = garage.create_bucket("portico-encrypted")
+    return stack.create_project(gateway.endpoint, OPERATOR["PORTICO_ADMIN_TOKEN"], "local", backend_bucket, "itest-enc")
+
+
+@pytest.fixture(scope="session")
+def encrypted_creds(gateway, encrypted_project):
+    return stack.register(gateway.endpoint, encrypted_project["access_grant"])
+
+
+@pytest.fixture(scope="session")
+def es3(gateway, encrypted_creds):
+    """boto3 (default configuration) against the gateway, for the encrypted project."""
+    return make_client(gateway.endpoint, encrypted_creds["access_key_id"], encrypted_creds["secret_key"])
+
+
+@pytest.fixture(scope="session")
+def encrypted_backend(node, encrypted_project):
+    return Backend(node, encrypted_project["project"]["backend_bucket"])
+
+
+@pytest.fixture
+def encrypted_bucket(es3, encrypted_backend):
+    """A fresh bucket of the encrypted project; removed afterwards through the node."""
+    name = unique_bucket_name("enc")
+    es3.create_bucket(Bucket=name)
+    yield name
+    encrypted_backend.remove_bucket(name)
 
 
 @pytest.fixture(scope="session")
@@ -230,3 +266,19 @@ def aws_env(gateway, creds, workdir):
         AWS_CONFIG_FILE=str(config),
         AWS_SHARED_CREDENTIALS_FILE=str(workdir / "no-credentials"),
     )
+
+
+@pytest.fixture
+def new_encrypted_bucket(es3, encrypted_backend):
+    """Factory for more fresh buckets of the encrypted project; all removed afterwards."""
+    names = []
+
+    def make(tag: str = "enc") -> str:
+        name = unique_bucket_name(tag)
+        names.append(name)
+        es3.create_bucket(Bucket=name)
+        return name
+
+    yield make
+    for name in names:
+        encrypted_backend.remove_bucket(name)

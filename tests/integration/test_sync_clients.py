@@ -41,8 +41,18 @@ def tree_of(root):
     }
 
 
+@pytest.fixture(params=["plain", "encrypted"])
+def target(request):
+    """(credentials, bucket, boto3 client) of an unencrypted or an encrypted project."""
+    if request.param == "plain":
+        return request.getfixturevalue("creds"), request.getfixturevalue("bucket"), request.getfixturevalue("s3")
+    names = ("encrypted_creds", "encrypted_bucket", "es3")
+    return tuple(request.getfixturevalue(name) for name in names)
+
+
 @pytest.fixture
-def rclone_env(gateway, creds, workdir):
+def rclone_env(gateway, target, workdir):
+    creds = target[0]
     env = dict(os.environ)
     # A CA bundle setting (present on some machines) makes rclone's S3 client refuse plain HTTP.
     env.pop("AWS_CA_BUNDLE", None)
@@ -66,7 +76,8 @@ def rclone(env, *args):
 
 
 @pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone (Debian package) is not installed: see make system-deps")
-def test_rclone_copy_sync_check(rclone_env, bucket, workdir, s3):
+def test_rclone_copy_sync_check(rclone_env, target, workdir):
+    _, bucket, s3 = target
     local = workdir / f"rclone-{uuid.uuid4().hex}"
     files = make_tree(local, 1)
     rclone(rclone_env, "copy", str(local), f"portico:{bucket}/tree")
@@ -87,11 +98,16 @@ def test_rclone_copy_sync_check(rclone_env, bucket, workdir, s3):
     shutil.rmtree(back)
 
 
-def test_aws_s3_sync_both_ways(aws_env, bucket, workdir):
+def test_aws_s3_sync_both_ways(aws_env, target, workdir):
+    creds, bucket, _ = target
+    aws_env = dict(aws_env, AWS_ACCESS_KEY_ID=creds["access_key_id"], AWS_SECRET_ACCESS_KEY=creds["secret_key"])
     aws = [str(stack.ROOT / ".venv" / "bin" / "aws"), "s3"]
     local = workdir / f"sync-{uuid.uuid4().hex}"
     make_tree(local, 2)
-    run = lambda *args: subprocess.run([*aws, *args], env=aws_env, check=True, capture_output=True, text=True)
+    def run(*args):
+        out = subprocess.run([*aws, *args], env=aws_env, capture_output=True, text=True)
+        assert out.returncode == 0, f"aws s3 {args}\n{out.stdout}\n{out.stderr}"
+        return out
     run("sync", str(local), f"s3://{bucket}/mirror")
     (local / "a.txt").write_bytes(b"changed")
     (local / "empty.dat").unlink()
@@ -101,5 +117,39 @@ def test_aws_s3_sync_both_ways(aws_env, bucket, workdir):
     assert tree_of(down) == tree_of(local)
     # A second sync down has nothing to do.
     assert run("sync", f"s3://{bucket}/mirror", str(down)).stdout.strip() == ""
+    shutil.rmtree(local)
+    shutil.rmtree(down)
+
+
+def test_s3cmd_sync_both_ways(gateway, target, workdir):
+    creds, bucket, _ = target
+    host = gateway.endpoint.removeprefix("http://")
+    config = workdir / f"s3cmd-{uuid.uuid4().hex}.cfg"
+    # s3cmd's defaults otherwise: SigV4, multipart above 15 MiB chunks, MD5 checks on download.
+    config.write_text(
+        "[default]\n"
+        f"access_key = {creds['access_key_id']}\n"
+        f"secret_key = {creds['secret_key']}\n"
+        f"host_base = {host}\n"
+        f"host_bucket = {host}\n"
+        "use_https = False\n"
+        "bucket_location = us-east-1\n"
+        "multipart_chunk_size_mb = 5\n"
+    )
+    s3cmd = [str(stack.ROOT / ".venv" / "bin" / "s3cmd"), "-c", str(config)]
+    run = lambda *args: subprocess.run([*s3cmd, *args], check=True, capture_output=True, text=True)
+    local = workdir / f"s3cmd-sync-{uuid.uuid4().hex}"
+    make_tree(local, 3)
+    run("sync", f"{local}/", f"s3://{bucket}/s3cmd/")
+    (local / "a.txt").write_bytes(b"edited by the s3cmd test")
+    (local / "nested" / "b.bin").unlink()
+    run("sync", "--delete-removed", f"{local}/", f"s3://{bucket}/s3cmd/")
+    down = workdir / f"s3cmd-down-{uuid.uuid4().hex}"
+    down.mkdir()
+    run("sync", f"s3://{bucket}/s3cmd/", f"{down}/")
+    assert tree_of(down) == tree_of(local)
+    # Nothing left to transfer either way.
+    again = run("sync", "--dry-run", f"{local}/", f"s3://{bucket}/s3cmd/").stdout
+    assert "upload:" not in again, again
     shutil.rmtree(local)
     shutil.rmtree(down)

@@ -1,0 +1,351 @@
+"""Encrypted projects (the default): clients see plaintext, the node holds ciphertext only, and
+tampering on the node gives the client an error, never wrong bytes. docs/FORMAT.md is the format."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+import re
+
+import botocore.exceptions
+import pytest
+import requests
+import urllib3.exceptions
+from botocore.exceptions import ClientError
+
+import s3http
+
+KIB = 1024
+MIB = 1024 * KIB
+RECORD = 64 * KIB
+OVERHEAD = 36
+SEALED = RECORD + OVERHEAD
+
+
+def ciphertext_len(size: int) -> int:
+    records = max(1, -(-size // RECORD))
+    return size + records * OVERHEAD
+
+
+@pytest.fixture(scope="module")
+def eraw(gateway, encrypted_creds):
+    return s3http.Raw(gateway.endpoint, encrypted_creds["access_key_id"], encrypted_creds["secret_key"])
+
+
+def data_of(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def assert_client_etag(etag: str):
+    """Encrypted objects' ETags are never shaped like an MD5 (rclone and s3cmd would compare them)."""
+    assert not re.fullmatch(r'"?[0-9a-f]{32}"?', etag), etag
+    assert "-" in etag, etag
+
+
+def listed(client, bucket, prefix=""):
+    return {
+        o["Key"]: o
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in page.get("Contents", [])
+    }
+
+
+SIZES = [0, 1, RECORD - 1, RECORD, RECORD + 1, 3 * RECORD + 5, MIB + 17]
+
+
+def test_round_trip_sizes_etags_and_every_range_form(eraw, es3, encrypted_bucket):
+    for size in SIZES:
+        key = f"obj-{size}"
+        body = data_of(size, size)
+        put = eraw.put(encrypted_bucket, key, body)
+        etag = put.headers["ETag"]
+        assert_client_etag(etag)
+        got = es3.get_object(Bucket=encrypted_bucket, Key=key)
+        assert got["Body"].read() == body, size
+        assert got["ETag"] == etag and got["ContentLength"] == size
+        head = es3.head_object(Bucket=encrypted_bucket, Key=key)
+        assert head["ETag"] == etag and head["ContentLength"] == size
+        entry = listed(es3, encrypted_bucket, key)[key]
+        assert entry["Size"] == size and entry["ETag"] == etag
+
+        if size == 0:
+            response = eraw.request("GET", f"/{encrypted_bucket}/{key}", headers={"Range": "bytes=0-"})
+            s3http.assert_s3_error(response, 416, "InvalidRange")
+            continue
+        ranges = {
+            "bytes=0-0": (0, 0),
+            f"bytes={size - 1}-": (size - 1, size - 1),
+            "bytes=-1": (size - 1, size - 1),
+            f"bytes=-{size + 100}": (0, size - 1),
+            f"bytes={size // 2}-{size + 1000}": (size // 2, size - 1),
+            f"bytes=0-{size - 1}": (0, size - 1),
+        }
+        if size > RECORD + 10:
+            ranges[f"bytes={RECORD - 5}-{RECORD + 5}"] = (RECORD - 5, RECORD + 5)
+            ranges[f"bytes={RECORD}-{RECORD}"] = (RECORD, RECORD)
+            ranges[f"bytes=-{RECORD + 3}"] = (size - RECORD - 3, size - 1)
+        for header, (first, last) in ranges.items():
+            response = eraw.request("GET", f"/{encrypted_bucket}/{key}", headers={"Range": header})
+            assert response.status_code == 206, (size, header, s3http.describe(response))
+            assert response.content == body[first : last + 1], (size, header)
+            assert response.headers["Content-Range"] == f"bytes {first}-{last}/{size}", (size, header)
+            assert response.headers["Content-Length"] == str(last - first + 1)
+            assert response.headers["ETag"] == etag
+        beyond = eraw.request("GET", f"/{encrypted_bucket}/{key}", headers={"Range": f"bytes={size}-"})
+        s3http.assert_s3_error(beyond, 416, "InvalidRange")
+        assert beyond.headers.get("Content-Range") == f"bytes */{size}"
+
+
+def test_the_node_holds_ciphertext_and_sealed_metadata_only(eraw, es3, encrypted_bucket, encrypted_backend):
+    marker = b"PLAINTEXT-MARKER-0123456789"
+    body = marker * 10_000
+    es3.put_object(
+        Bucket=encrypted_bucket,
+        Key="secret.txt",
+        Body=body,
+        ContentType="text/x-secret",
+        Metadata={"colour": "ultraviolet-secret"},
+        CacheControl="max-age=77",
+    )
+    stored = encrypted_backend.get(encrypted_bucket, "secret.txt")
+    assert len(stored) == ciphertext_len(len(body))
+    assert marker not in stored and marker[:12] not in stored
+    head = encrypted_backend.object(encrypted_bucket, "secret.txt")
+    shown = repr(head)
+    assert "ultraviolet" not in shown and "text/x-secret" not in shown and "max-age=77" not in shown
+    assert head["ContentType"] == "application/octet-stream"
+    assert set(head["Metadata"]) == {"portico-key", "portico-meta"}
+    # Through the gateway everything is back.
+    got = es3.get_object(Bucket=encrypted_bucket, Key="secret.txt")
+    assert got["Body"].read() == body
+    assert got["ContentType"] == "text/x-secret"
+    assert got["Metadata"] == {"colour": "ultraviolet-secret"}
+    assert got["CacheControl"] == "max-age=77"
+    overridden = es3.get_object(Bucket=encrypted_bucket, Key="secret.txt", ResponseContentType="application/x-other")
+    assert overridden["ContentType"] == "application/x-other"
+    overridden["Body"].read()
+    # Two uploads of the same plaintext never produce the same ciphertext (fresh keys and nonces).
+    es3.put_object(Bucket=encrypted_bucket, Key="secret-again.txt", Body=body)
+    assert encrypted_backend.get(encrypted_bucket, "secret-again.txt") != stored
+
+
+def test_plaintext_digests_are_verified_by_the_gateway(eraw, es3, encrypted_bucket):
+    eraw.put(encrypted_bucket, "kept", b"previous")
+    body = b"new content " * 1000
+    bad_md5 = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    response = eraw.request("PUT", f"/{encrypted_bucket}/kept", body=body, headers={"Content-MD5": bad_md5})
+    s3http.assert_s3_error(response, 400, "BadDigest")
+    bad_crc = base64.b64encode(b"\0\0\0\0").decode()
+    response = eraw.request("PUT", f"/{encrypted_bucket}/kept", body=body, headers={"x-amz-checksum-crc32": bad_crc})
+    assert response.status_code == 400, s3http.describe(response)
+    assert es3.get_object(Bucket=encrypted_bucket, Key="kept")["Body"].read() == b"previous"
+    good_md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    response = eraw.request("PUT", f"/{encrypted_bucket}/kept", body=body, headers={"Content-MD5": good_md5})
+    assert response.status_code == 200, s3http.describe(response)
+    # boto3's default checksum (CRC32) is stored and returned with ChecksumMode=ENABLED.
+    put = es3.put_object(Bucket=encrypted_bucket, Key="summed", Body=body)
+    got = es3.get_object(Bucket=encrypted_bucket, Key="summed", ChecksumMode="ENABLED")
+    assert got["Body"].read() == body
+    assert got.get("ChecksumCRC32") == put.get("ChecksumCRC32") is not None
+
+
+def test_multipart_sizes_ranges_etags_and_the_part_rule(es3, encrypted_bucket):
+    parts_data = [data_of(5 * MIB, 1), data_of(5 * MIB, 2), data_of(MIB + 3, 3)]
+    body = b"".join(parts_data)
+    upload = es3.create_multipart_upload(Bucket=encrypted_bucket, Key="mp", ContentType="video/x-test")
+    uid = upload["UploadId"]
+    etags = []
+    for number, data in enumerate(parts_data, 1):
+        if number == 1:
+            # A part uploaded twice: the second one counts, and no nonce is reused.
+            es3.upload_part(Bucket=encrypted_bucket, Key="mp", UploadId=uid, PartNumber=1, Body=data_of(5 * MIB, 9))
+        part = es3.upload_part(Bucket=encrypted_bucket, Key="mp", UploadId=uid, PartNumber=number, Body=data)
+        assert_client_etag(part["ETag"])
+        etags.append({"PartNumber": number, "ETag": part["ETag"]})
+    parts = es3.list_parts(Bucket=encrypted_bucket, Key="mp", UploadId=uid)["Parts"]
+    assert [p["Size"] for p in parts] == [len(d) for d in parts_data]
+    assert [p["ETag"] for p in parts] == [e["ETag"] for e in etags]
+    done = es3.complete_multipart_upload(
+        Bucket=encrypted_bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": etags}
+    )
+    etag = done["ETag"]
+    head = es3.head_object(Bucket=encrypted_bucket, Key="mp")
+    assert head["ContentLength"] == len(body) and head["ETag"] == etag
+    assert head["ContentType"] == "video/x-test"
+    assert listed(es3, encrypted_bucket)["mp"]["Size"] == len(body)
+    assert listed(es3, encrypted_bucket)["mp"]["ETag"] == etag
+    got = es3.get_object(Bucket=encrypted_bucket, Key="mp")
+    assert got["ETag"] == etag
+    assert hashlib.sha256(got["Body"].read()).digest() == hashlib.sha256(body).digest()
+    for first, last in [(5 * MIB - 10, 5 * MIB + 10), (10 * MIB - 1, 10 * MIB + 2), (0, 11 * MIB + 2)]:
+        got = es3.get_object(Bucket=encrypted_bucket, Key="mp", Range=f"bytes={first}-{last}")
+        assert got["Body"].read() == body[first : last + 1]
+    part2 = es3.get_object(Bucket=encrypted_bucket, Key="mp", PartNumber=2)
+    assert part2["Body"].read() == parts_data[1]
+    assert part2["ContentRange"] == f"bytes {5 * MIB}-{10 * MIB - 1}/{len(body)}"
+
+    # Non-final parts that are not whole 64 KiB records are refused with a clear error.
+    upload = es3.create_multipart_upload(Bucket=encrypted_bucket, Key="odd")
+    uid = upload["UploadId"]
+    odd = [
+        es3.upload_part(Bucket=encrypted_bucket, Key="odd", UploadId=uid, PartNumber=n, Body=data_of(size, n))["ETag"]
+        for n, size in [(1, 5 * MIB + 1), (2, 100)]
+    ]
+    with pytest.raises(ClientError) as err:
+        es3.complete_multipart_upload(
+            Bucket=encrypted_bucket,
+            Key="odd",
+            UploadId=uid,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(odd, 1)]},
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidPart"
+    assert "64 KiB" in err.value.response["Error"]["Message"]
+    es3.abort_multipart_upload(Bucket=encrypted_bucket, Key="odd", UploadId=uid)
+    with pytest.raises(ClientError):
+        es3.head_object(Bucket=encrypted_bucket, Key="odd")
+
+
+def test_copy_rewraps_keys_and_upload_part_copy_reencrypts(
+    eraw, es3, encrypted_bucket, encrypted_backend, new_encrypted_bucket
+):
+    body = data_of(3 * RECORD + 77, 5)
+    es3.put_object(Bucket=encrypted_bucket, Key="src", Body=body, ContentType="a/b", Metadata={"m": "1"})
+    etag = es3.head_object(Bucket=encrypted_bucket, Key="src")["ETag"]
+    other = new_encrypted_bucket()
+    copied = es3.copy_object(Bucket=other, Key="dst", CopySource={"Bucket": encrypted_bucket, "Key": "src"})
+    assert copied["CopyObjectResult"]["ETag"] == etag
+    got = es3.get_object(Bucket=other, Key="dst")
+    assert got["Body"].read() == body and got["ContentType"] == "a/b" and got["Metadata"] == {"m": "1"}
+    # The records are copied as they are; only the wrapped key differs.
+    assert encrypted_backend.get(other, "dst") == encrypted_backend.get(encrypted_bucket, "src")
+    es3.copy_object(
+        Bucket=encrypted_bucket,
+        Key="src",
+        CopySource={"Bucket": encrypted_bucket, "Key": "src"},
+        MetadataDirective="REPLACE",
+        ContentType="c/d",
+        Metadata={"m": "2"},
+    )
+    got = es3.get_object(Bucket=encrypted_bucket, Key="src")
+    assert got["Body"].read() == body and got["ContentType"] == "c/d" and got["Metadata"] == {"m": "2"}
+    with pytest.raises(ClientError) as err:
+        es3.copy_object(
+            Bucket=encrypted_bucket, Key="x", CopySource={"Bucket": encrypted_bucket, "Key": "src"}, CopySourceIfMatch='"nope-0"'
+        )
+    assert err.value.response["Error"]["Code"] == "PreconditionFailed"
+
+    big = data_of(5 * MIB + 100, 6)
+    es3.put_object(Bucket=encrypted_bucket, Key="big", Body=big)
+    uid = es3.create_multipart_upload(Bucket=other, Key="assembled")["UploadId"]
+    p1 = es3.upload_part_copy(
+        Bucket=other, Key="assembled", UploadId=uid, PartNumber=1,
+        CopySource={"Bucket": encrypted_bucket, "Key": "big"}, CopySourceRange=f"bytes=0-{5 * MIB - 1}",
+    )
+    p2 = es3.upload_part_copy(
+        Bucket=other, Key="assembled", UploadId=uid, PartNumber=2,
+        CopySource={"Bucket": encrypted_bucket, "Key": "src"}, CopySourceRange="bytes=1000-70000",
+    )
+    es3.complete_multipart_upload(
+        Bucket=other, Key="assembled", UploadId=uid,
+        MultipartUpload={"Parts": [
+            {"PartNumber": 1, "ETag": p1["CopyPartResult"]["ETag"]},
+            {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]},
+        ]},
+    )
+    assert es3.get_object(Bucket=other, Key="assembled")["Body"].read() == big[: 5 * MIB] + body[1000:70001]
+
+
+def test_conditional_requests_use_client_etags(eraw, es3, encrypted_bucket):
+    eraw.put(encrypted_bucket, "c", b"conditional")
+    etag = es3.head_object(Bucket=encrypted_bucket, Key="c")["ETag"]
+    assert es3.get_object(Bucket=encrypted_bucket, Key="c", IfMatch=etag)["Body"].read() == b"conditional"
+    with pytest.raises(ClientError) as err:
+        es3.get_object(Bucket=encrypted_bucket, Key="c", IfMatch='"0123-0"')
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    response = eraw.request("GET", f"/{encrypted_bucket}/c", headers={"If-None-Match": etag})
+    assert response.status_code == 304 and response.headers["ETag"] == etag
+    response = eraw.request("PUT", f"/{encrypted_bucket}/c", body=b"x", headers={"If-None-Match": "*"})
+    s3http.assert_s3_error(response, 412, "PreconditionFailed")
+    response = eraw.request("PUT", f"/{encrypted_bucket}/c", body=b"y", headers={"If-Match": etag})
+    assert response.status_code == 200, s3http.describe(response)
+    assert es3.get_object(Bucket=encrypted_bucket, Key="c")["Body"].read() == b"y"
+
+
+def read_fails(client, bucket, key, **kwargs) -> bool:
+    """True when reading the object ends in an error (at the start or mid-body)."""
+    try:
+        response = client.get_object(Bucket=bucket, Key=key, **kwargs)
+        response["Body"].read()
+    except (
+        ClientError,
+        botocore.exceptions.IncompleteReadError,
+        botocore.exceptions.ResponseStreamingError,
+        urllib3.exceptions.HTTPError,
+        requests.exceptions.RequestException,
+        ConnectionError,
+    ):
+        return True
+    return False
+
+
+@pytest.mark.parametrize("damage", ["flip-ciphertext", "flip-locator", "swap-records", "drop-middle", "drop-last", "truncate"])
+def test_tampering_on_the_node_never_yields_wrong_bytes(es3, encrypted_bucket, encrypted_backend, node, damage):
+    body = data_of(4 * RECORD + 1000, 7)
+    es3.put_object(Bucket=encrypted_bucket, Key="t", Body=body)
+    backend_key = encrypted_backend.key(encrypted_bucket, "t")
+    head = encrypted_backend.head(backend_key)
+    stored = bytearray(encrypted_backend.get(encrypted_bucket, "t"))
+    records = [bytes(stored[i : i + SEALED]) for i in range(0, len(stored), SEALED)]
+    if damage == "flip-ciphertext":
+        stored[2 * SEALED + 100] ^= 1
+        tampered = bytes(stored)
+    elif damage == "flip-locator":
+        stored[SEALED + 7] ^= 1
+        tampered = bytes(stored)
+    elif damage == "swap-records":
+        records[1], records[2] = records[2], records[1]
+        tampered = b"".join(records)
+    elif damage == "drop-middle":
+        tampered = b"".join(records[:1] + records[2:])
+    elif damage == "drop-last":
+        tampered = b"".join(records[:-1])
+    else:
+        tampered = bytes(stored[:-10])
+    node.put_object(
+        Bucket=encrypted_backend.bucket, Key=backend_key, Body=tampered,
+        Metadata=head["Metadata"], ContentType="application/octet-stream",
+    )
+    assert read_fails(es3, encrypted_bucket, "t")
+    # A range reading the damaged region fails too; one reading only intact records is served.
+    damaged_range = "bytes=-100" if damage == "truncate" else f"bytes={RECORD + 10}-{3 * RECORD}"
+    assert read_fails(es3, encrypted_bucket, "t", Range=damaged_range)
+    if damage in ("flip-ciphertext", "truncate"):
+        intact = es3.get_object(Bucket=encrypted_bucket, Key="t", Range=f"bytes=10-{RECORD + 10}")["Body"].read()
+        assert intact == body[10 : RECORD + 11]
+
+
+def test_keys_are_bound_to_bucket_and_name(es3, encrypted_bucket, encrypted_backend, node, new_encrypted_bucket):
+    es3.put_object(Bucket=encrypted_bucket, Key="a", Body=b"object a")
+    es3.put_object(Bucket=encrypted_bucket, Key="b", Body=b"object b")
+    other = new_encrypted_bucket()
+    source = {"Bucket": encrypted_backend.bucket}
+    # The node moves a's bytes and metadata to b, and to another bucket: both reads fail.
+    node.copy_object(Bucket=encrypted_backend.bucket, Key=encrypted_backend.key(encrypted_bucket, "b"),
+                     CopySource={**source, "Key": encrypted_backend.key(encrypted_bucket, "a")})
+    node.copy_object(Bucket=encrypted_backend.bucket, Key=encrypted_backend.key(other, "a"),
+                     CopySource={**source, "Key": encrypted_backend.key(encrypted_bucket, "a")})
+    assert read_fails(es3, encrypted_bucket, "b")
+    assert read_fails(es3, other, "a")
+    assert es3.get_object(Bucket=encrypted_bucket, Key="a")["Body"].read() == b"object a"
+
+
+def test_an_empty_object_is_checked_too(es3, encrypted_bucket, encrypted_backend, node):
+    es3.put_object(Bucket=encrypted_bucket, Key="empty", Body=b"")
+    assert es3.get_object(Bucket=encrypted_bucket, Key="empty")["Body"].read() == b""
+    backend_key = encrypted_backend.key(encrypted_bucket, "empty")
+    head = encrypted_backend.head(backend_key)
+    node.put_object(Bucket=encrypted_backend.bucket, Key=backend_key, Body=bytes(OVERHEAD), Metadata=head["Metadata"])
+    with pytest.raises(ClientError) as err:
+        es3.get_object(Bucket=encrypted_bucket, Key="empty")
+    assert err.value.response["Error"]["Code"] == "InternalError"
