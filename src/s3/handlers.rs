@@ -3,6 +3,7 @@
 //! file only sequences requests.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use futures_util::future::join;
 use wasm_bindgen::JsValue;
@@ -71,14 +72,28 @@ impl Ctx<'_> {
         node_object_path(&self.project.backend_bucket, backend_key)
     }
 
-    /// Whether the client bucket exists (its record is present on the node).
+    /// Whether the client bucket exists (its record is present on the node). A bucket seen to
+    /// exist is remembered by the isolate for a few seconds (`BUCKET_CACHE_SECS`): most requests
+    /// then skip this node round trip.
     async fn bucket_exists(&self, bucket: &str) -> S3Result<bool> {
+        let cache_key = format!("{}\0{bucket}", self.project.id);
+        if EXISTING_BUCKETS.with(|cache| cache.borrow_mut().get(&cache_key, self.now)).is_some() {
+            return Ok(true);
+        }
         let response = self.send(NodeRequest::new("HEAD", self.object_path(&bucket_record_key(bucket)))).await?;
         match response.status() {
-            200 => Ok(true),
+            200 => {
+                EXISTING_BUCKETS.with(|cache| cache.borrow_mut().insert(cache_key, (), self.now));
+                Ok(true)
+            }
             404 => Ok(false),
             status => Err(from_node_status(status, &format!("/{bucket}"))),
         }
+    }
+
+    fn forget_bucket(&self, bucket: &str) {
+        EXISTING_BUCKETS.with(|cache| cache.borrow_mut().remove(&format!("{}\0{bucket}", self.project.id)));
+        BUCKET_CORS.with(|cache| cache.borrow_mut().remove(bucket));
     }
 
     /// Send a read (a listing) about a client bucket together with the bucket's existence check,
@@ -154,7 +169,7 @@ fn config_error(message: String) -> S3Error {
 /// Authenticate, identify and serve one request; answer CORS preflights, and add a bucket's CORS
 /// headers to the answers (errors included) of requests that come with an Origin.
 pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, now: i64) -> S3Result<Reply> {
-    let config = Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string())).map_err(config_error)?;
+    let config = isolate_config(env)?;
     let target = addressing::resolve(head, &config.base_domains);
     let kv = env.kv(binding::KV).map_err(|e| config_error(format!("KV binding {}: {e}", binding::KV)))?;
     let cors_bucket = target
@@ -178,6 +193,22 @@ pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, no
         }
         Err(err) => Err(cors.into_iter().fold(err, |err, (name, value)| err.header(&name, value))),
     }
+}
+
+thread_local! {
+    /// The operator's settings, parsed once per isolate: vars and secrets change only with a new
+    /// deployment, which starts new isolates.
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+fn isolate_config(env: &Env) -> S3Result<Rc<Config>> {
+    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
+    let config = Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string())).map_err(config_error)?;
+    let config = Rc::new(config);
+    CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
+    Ok(config)
 }
 
 /// Path roots that are not buckets: the credential API and share links.
@@ -350,6 +381,15 @@ async fn share_link(head: &RequestHead, path: &str, config: &Config, kv: &KvStor
     validate_object_key(key)?;
     ctx.node.check_key_fits(bucket, key)?;
     get_object(&ctx, bucket, key).await
+}
+
+/// How long an isolate remembers that a bucket exists. DeleteBucket forgets it in the isolate
+/// that served it; elsewhere a write can still land in a just-deleted bucket for this long
+/// (README, Limits).
+const BUCKET_CACHE_SECS: i64 = 10;
+
+thread_local! {
+    static EXISTING_BUCKETS: RefCell<TtlCache<()>> = RefCell::new(TtlCache::new(BUCKET_CACHE_SECS, 10_000));
 }
 
 /// How long an isolate reuses a project record (projects change only by operator action).
@@ -621,6 +661,7 @@ async fn delete_bucket(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> {
     }
     // The configuration first: a bucket re-created under this name starts without it.
     write_bucket_config(ctx, bucket, &BucketConfig::default()).await?;
+    ctx.forget_bucket(bucket);
     let response = ctx.send(NodeRequest::new("DELETE", ctx.object_path(&bucket_record_key(bucket)))).await?;
     match response.status() {
         200 | 204 => {

@@ -11,7 +11,7 @@ const PUT_REQUEST_HEADERS: &[&str] = &["content-md5", "x-amz-sdk-checksum-algori
 
 /// Request headers forwarded on GetObject / HeadObject.
 const GET_REQUEST_HEADERS: &[&str] =
-    &["if-match", "if-modified-since", "if-none-match", "if-unmodified-since", "range"];
+    &["if-match", "if-modified-since", "if-none-match", "if-unmodified-since", "range", "x-amz-checksum-mode"];
 
 /// Query parameters forwarded on GetObject / HeadObject: S3's response header overrides.
 pub const GET_QUERY_OVERRIDES: &[&str] = &[

@@ -552,3 +552,20 @@ def test_edge_compression_is_transparent(raw, s3, shared_bucket, range_header):
         if content_type == "application/octet-stream":
             assert "content-encoding" not in r.headers, describe(r)
             assert r.headers.get("content-length") == str(len(expected)), describe(r)
+
+def test_checksum_mode_returns_the_stored_checksum(s3, shared_bucket):
+    body = b"checksummed " * 500
+    put = s3.put_object(Bucket=shared_bucket, Key="checksummed", Body=body, ChecksumAlgorithm="SHA256")
+    got = s3.get_object(Bucket=shared_bucket, Key="checksummed", ChecksumMode="ENABLED")
+    assert got["Body"].read() == body
+    assert got.get("ChecksumSHA256") == put["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
+    head = s3.head_object(Bucket=shared_bucket, Key="checksummed", ChecksumMode="ENABLED")
+    assert head.get("ChecksumSHA256") == put["ChecksumSHA256"]
+
+
+def test_get_object_attributes_is_not_implemented(raw, shared_bucket):
+    raw.put(shared_bucket, "attrs", b"x")
+    response = raw.request(
+        "GET", f"/{shared_bucket}/attrs", query={"attributes": ""}, headers={"x-amz-object-attributes": "ETag"}
+    )
+    assert_s3_error(response, 501, "NotImplemented")

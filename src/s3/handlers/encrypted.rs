@@ -87,6 +87,15 @@ fn client_etag_of(response: &Response) -> Option<String> {
     response.headers().get("etag").ok().flatten().map(|etag| format::client_etag(&etag))
 }
 
+/// The client ETag of a write the node accepted. Clients need it (multipart assembly names
+/// parts by it), so an answer without one is an error the client retries, not a silent 200.
+fn written_etag(response: &Response, resource: &str) -> S3Result<String> {
+    client_etag_of(response).ok_or_else(|| {
+        worker::console_error!("{resource}: the node accepted a write without an ETag (status {})", response.status());
+        s3_error!(InternalError, "The storage node did not confirm the write. Please retry.").resource(resource)
+    })
+}
+
 pub(super) async fn put_object(
     ctx: &Ctx<'_>,
     bucket: &str,
@@ -106,10 +115,7 @@ pub(super) async fn put_object(
     let resource = format!("/{bucket}/{key}");
     let response =
         upload_body(ctx, node_request, payload, request, &resource, S3ErrorCode::NoSuchBucket, Some(sealer)).await?;
-    let mut reply = Reply::empty(200);
-    if let Some(etag) = client_etag_of(&response) {
-        reply = reply.header("etag", etag);
-    }
+    let mut reply = Reply::empty(200).header("etag", written_etag(&response, &resource)?);
     for (name, value) in stored.iter().filter(|(name, _)| name.starts_with("x-amz-checksum-")) {
         reply = reply.header(name, value.clone());
     }
@@ -360,10 +366,7 @@ pub(super) async fn upload_part(
     let resource = format!("/{bucket}/{key}");
     let response =
         upload_body(ctx, node_request, payload, request, &resource, S3ErrorCode::NoSuchUpload, Some(sealer)).await?;
-    let mut reply = Reply::empty(200);
-    if let Some(etag) = client_etag_of(&response) {
-        reply = reply.header("etag", etag);
-    }
+    let mut reply = Reply::empty(200).header("etag", written_etag(&response, &resource)?);
     if let RequestChecksum::Header { algorithm, value } = request_checksum(ctx.head)? {
         reply = reply.header(algorithm.header_name(), value);
     }
