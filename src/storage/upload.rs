@@ -54,6 +54,28 @@ pub async fn send_verified(
         FixedLengthStream::new_big_int(js_sys::BigInt::from(node_length))
     }
     .map_err(incomplete_body)?;
+    if checks.is_empty() && decoder.is_none() && sealer.is_none() {
+        // Nothing to verify or transform: the bytes never enter wasm. The runtime pipes the
+        // client's stream into the fixed-length body; a client that stops short errors the pipe,
+        // which aborts the body, so the node commits nothing.
+        let piping = JsFuture::from(source.pipe_to(&fixed.writable()));
+        let request = request.body(NodeBody::Stream(fixed.readable().into()));
+        let upload = Box::pin(send(node, request, now));
+        return match select(upload, piping).await {
+            Either::Left((response, _)) => response,
+            Either::Right((Ok(_), upload)) => upload.await,
+            Either::Right((Err(_), upload)) => {
+                // The client's body broke off; the node's answer (an error) follows.
+                match upload.await {
+                    Ok(response) if !(200..300).contains(&response.status()) => {
+                        crate::storage::client::discard_body(&response);
+                        Err(S3Error::new(S3ErrorCode::IncompleteBody))
+                    }
+                    other => other,
+                }
+            }
+        };
+    }
     let writer = fixed.writable().get_writer().map_err(incomplete_body)?;
     let reader: ReadableStreamDefaultReader = source.get_reader().unchecked_into();
     let request = request.body(NodeBody::Stream(fixed.readable().into()));
