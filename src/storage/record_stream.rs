@@ -3,10 +3,10 @@
 //! records back into the plaintext window a client asked for. The framing rules live in the pure
 //! `format` module; this file only moves buffers and awaits the cipher.
 
-use js_sys::{Reflect, Uint8Array};
+use js_sys::{Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStream, ReadableStreamDefaultReader, WritableStreamDefaultWriter};
+use web_sys::{ReadableStream, WritableStreamDefaultWriter};
 use worker::worker_sys::FixedLengthStream;
 
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
@@ -86,19 +86,19 @@ pub fn decrypting_body(
     }
     .map_err(stream_error)?;
     let writer = fixed.writable().get_writer().map_err(stream_error)?;
-    let reader: ReadableStreamDefaultReader = source.get_reader().unchecked_into();
+    let reader = BodyReader::new(&source)?;
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(err) = pump_decrypt(&reader, &writer, &cipher, &window, part).await {
             worker::console_error!("reading {resource}: {}", err.message);
             let _ = writer.abort_with_reason(&JsValue::from_str(&err.message));
         }
-        let _ = reader.cancel();
+        reader.cancel();
     });
     Ok(fixed.readable())
 }
 
 async fn pump_decrypt(
-    reader: &ReadableStreamDefaultReader,
+    reader: &BodyReader,
     writer: &WritableStreamDefaultWriter,
     cipher: &RecordCipher,
     window: &Window,
@@ -118,7 +118,7 @@ async fn pump_decrypt(
     let mut ended = false;
     while remaining > 0 {
         if !ended {
-            match read_chunk(reader).await? {
+            match reader.next().await? {
                 Some(chunk) => {
                     chunk_buffer.resize(chunk.length() as usize, 0);
                     chunk.copy_to(&mut chunk_buffer);
@@ -181,13 +181,72 @@ fn corrupt(detail: &str) -> S3Error {
     s3_error!(InternalError, "The stored object failed verification: {detail}.")
 }
 
-/// The next chunk of a stream, or None at its end.
-pub async fn read_chunk(reader: &ReadableStreamDefaultReader) -> S3Result<Option<Uint8Array>> {
-    let result = JsFuture::from(reader.read()).await.map_err(|_| S3Error::new(S3ErrorCode::IncompleteBody))?;
-    let done = Reflect::get(&result, &JsValue::from_str("done")).map_err(stream_error)?;
-    if done.as_bool().unwrap_or(true) {
-        return Ok(None);
+/// Reads a body in large pieces. Request and fetch bodies arrive in ~4 KiB chunks, and each read
+/// costs a promise and a trip across the wasm boundary: reading through a BYOB reader with
+/// workerd's `readAtLeast` takes at least `MIN_READ` bytes per read (the last read excepted), 16x
+/// fewer reads. Streams that are not byte streams get a default reader.
+pub struct BodyReader {
+    reader: Object,
+    read_at_least: Option<Function>,
+}
+
+/// Bytes a read returns at least (the last one excepted) and at most.
+const MIN_READ: u32 = 64 * 1024;
+const MAX_READ: u32 = 256 * 1024;
+
+impl BodyReader {
+    pub fn new(stream: &ReadableStream) -> S3Result<Self> {
+        let byob_options = Object::new();
+        let _ = Reflect::set(&byob_options, &JsValue::from_str("mode"), &JsValue::from_str("byob"));
+        let get_reader: Function =
+            Reflect::get(stream, &JsValue::from_str("getReader")).and_then(|f| f.dyn_into()).map_err(stream_error)?;
+        if let Ok(reader) = get_reader.call1(stream, &byob_options) {
+            let read_at_least = Reflect::get(&reader, &JsValue::from_str("readAtLeast"))
+                .ok()
+                .and_then(|f| f.dyn_into::<Function>().ok());
+            if read_at_least.is_some() {
+                return Ok(BodyReader { reader: reader.unchecked_into(), read_at_least });
+            }
+            let _ = Reflect::get(&reader, &JsValue::from_str("releaseLock"))
+                .ok()
+                .and_then(|f| f.dyn_into::<Function>().ok())
+                .map(|release| release.call0(&reader));
+        }
+        let reader = get_reader.call0(stream).map_err(stream_error)?;
+        Ok(BodyReader { reader: reader.unchecked_into(), read_at_least: None })
     }
-    let chunk = Reflect::get(&result, &JsValue::from_str("value")).map_err(stream_error)?;
-    Ok(Some(chunk.dyn_into().map_err(stream_error)?))
+
+    /// The next piece of the body, or None at its end.
+    pub async fn next(&self) -> S3Result<Option<Uint8Array>> {
+        let promise = match &self.read_at_least {
+            Some(read_at_least) => {
+                let buffer = Uint8Array::new_with_length(MAX_READ);
+                read_at_least.call2(&self.reader, &JsValue::from(MIN_READ), &buffer)
+            }
+            None => self.method("read").and_then(|read| read.call0(&self.reader)),
+        }
+        .map_err(|_| S3Error::new(S3ErrorCode::IncompleteBody))?;
+        let result = JsFuture::from(js_sys::Promise::from(promise))
+            .await
+            .map_err(|_| S3Error::new(S3ErrorCode::IncompleteBody))?;
+        let value = Reflect::get(&result, &JsValue::from_str("value")).map_err(stream_error)?;
+        let done = Reflect::get(&result, &JsValue::from_str("done")).map_err(stream_error)?.as_bool().unwrap_or(true);
+        match value.dyn_into::<Uint8Array>() {
+            Ok(piece) if piece.length() > 0 => Ok(Some(piece)),
+            _ if done => Ok(None),
+            // An empty piece before the end: read on.
+            _ => Ok(Some(Uint8Array::new_with_length(0))),
+        }
+    }
+
+    /// Stop reading: the source is told it is no longer wanted.
+    pub fn cancel(&self) {
+        if let Ok(cancel) = self.method("cancel") {
+            let _ = cancel.call0(&self.reader);
+        }
+    }
+
+    fn method(&self, name: &str) -> Result<Function, JsValue> {
+        Reflect::get(&self.reader, &JsValue::from_str(name))?.dyn_into::<Function>()
+    }
 }

@@ -6,10 +6,12 @@
 //! and commits nothing: the previous object stays intact.
 
 use futures_util::future::{select, Either};
+use std::rc::Rc;
+
 use js_sys::Uint8Array;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStream, ReadableStreamDefaultReader, Response, WritableStreamDefaultWriter};
+use web_sys::{ReadableStream, Response, WritableStreamDefaultWriter};
 use worker::worker_sys::FixedLengthStream;
 
 use crate::auth::chunked::AwsChunkedDecoder;
@@ -17,7 +19,7 @@ use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::storage::client::{send, NodeBody, NodeRequest};
 use crate::storage::format::ciphertext_len;
 use crate::storage::node::NodeConfig;
-use crate::storage::record_stream::{read_chunk, Sealer};
+use crate::storage::record_stream::{BodyReader, Sealer};
 use crate::storage::verify::{BodyCheck, LengthCheck};
 
 fn incomplete_body(_: JsValue) -> S3Error {
@@ -77,7 +79,7 @@ pub async fn send_verified(
         };
     }
     let writer = fixed.writable().get_writer().map_err(incomplete_body)?;
-    let reader: ReadableStreamDefaultReader = source.get_reader().unchecked_into();
+    let reader = Rc::new(BodyReader::new(&source)?);
     let request = request.body(NodeBody::Stream(fixed.readable().into()));
 
     let upload = Box::pin(send(node, request, now));
@@ -99,7 +101,7 @@ pub async fn send_verified(
             let status = response.status();
             let text = response.text().map_err(incomplete_body)?;
             let _ = writer.abort_with_reason(&JsValue::from_str("the storage node answered early"));
-            let _ = reader.cancel();
+            reader.cancel();
             let text = JsFuture::from(text).await.ok().and_then(|t| t.as_string()).unwrap_or_default();
             let init = web_sys::ResponseInit::new();
             init.set_status(status);
@@ -108,7 +110,7 @@ pub async fn send_verified(
         Either::Right((Ok(()), upload)) => upload.await,
         Either::Right((Err(check_failure), upload)) => {
             let _ = writer.abort_with_reason(&JsValue::from_str(&check_failure.message));
-            let _ = reader.cancel();
+            reader.cancel();
             // Wait for the node to see the aborted body, so nothing is left in flight.
             if let Ok(response) = upload.await {
                 crate::storage::client::discard_body(&response);
@@ -123,7 +125,7 @@ pub async fn send_verified(
 /// `length` and the checks apply to it. With `sealer` (an encrypted project) the node receives
 /// records instead, and the sealer itself holds back the last one.
 async fn pump(
-    reader: ReadableStreamDefaultReader,
+    reader: Rc<BodyReader>,
     writer: WritableStreamDefaultWriter,
     length: u64,
     mut checks: Vec<Box<dyn BodyCheck>>,
@@ -137,7 +139,7 @@ async fn pump(
     let mut decoded: Vec<u8> = Vec::new();
     let mut records: Vec<Uint8Array> = Vec::new();
     let needs_bytes = !checks.is_empty() || sealer.is_some();
-    while let Some(chunk) = read_chunk(&reader).await? {
+    while let Some(chunk) = reader.next().await? {
         let bytes: &[u8] = match decoder.as_mut() {
             Some(decoder) => {
                 buffer.resize(chunk.length() as usize, 0);

@@ -164,3 +164,52 @@ def test_aws_chunked_xml_documents(raw, backend, bucket):
     assert accepted.status_code == 200, describe(accepted)
     assert b"<Deleted><Key>x</Key>" in accepted.content
     assert backend.keys(f"{bucket}/") == [f"{bucket}/y"]
+
+
+SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+
+
+@pytest.mark.parametrize("damage", [None, "checksum", "trailer-signature"])
+def test_signed_chunks_with_a_signed_trailer(raw, creds, backend, bucket, existing, damage):
+    """STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER end to end: signed chunks, then a trailing CRC32
+    and the trailer's own signature chained from the last chunk's. A wrong checksum or trailer
+    signature leaves the object as it was."""
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from s3http import _Signer
+
+    payload = os.urandom(140_000)
+    checksum = crc32_b64(payload if damage != "checksum" else payload[::-1])
+
+    def body_for(seed: str, key: bytes, amz_date: str) -> bytes:
+        chunks = signed_chunked_body(payload, 65_536, seed, key, amz_date)
+        last_signature = chunks.rsplit(b"chunk-signature=", 1)[1].split(b"\r\n", 1)[0].decode()
+        trailer = f"x-amz-checksum-crc32:{checksum}\n"
+        scope = f"{amz_date[:8]}/us-east-1/s3/aws4_request"
+        sts = "\n".join(["AWS4-HMAC-SHA256-TRAILER", amz_date, scope, last_signature, hashlib.sha256(trailer.encode()).hexdigest()])
+        signature = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+        if damage == "trailer-signature":
+            signature = signature[::-1]
+        # Trailers follow the final chunk's header line (which has no data and no closing CRLF).
+        return chunks[:-2] + f"x-amz-checksum-crc32:{checksum}\r\nx-amz-trailer-signature:{signature}\r\n\r\n".encode()
+
+    url = f"{raw.endpoint}/{bucket}/{existing}"
+    extra = {"x-amz-trailer": "x-amz-checksum-crc32"}
+    encoded_len = len(body_for("0" * 64, b"k", "20260101T000000Z"))
+    head = AWSRequest(method="PUT", url=url, headers=chunked_headers(payload, b"x" * encoded_len, **extra), data=b"")
+    _Signer(Credentials(creds["access_key_id"], creds["secret_key"]), SIGNED_TRAILER).add_auth(head)
+    amz_date = head.headers["X-Amz-Date"]
+    seed = head.headers["Authorization"].rsplit("Signature=", 1)[1]
+    body = body_for(seed, signing_key(creds["secret_key"], amz_date[:8]), amz_date)
+    headers = dict(head.headers.items())
+    assert headers["Content-Length"] == str(len(body))
+    import requests
+
+    r = requests.put(url, headers=headers, data=body, timeout=60)
+    if damage is None:
+        assert r.status_code == 200, describe(r)
+        assert backend.get(bucket, existing) == payload
+    else:
+        assert r.status_code in (400, 403), describe(r)
+        assert backend.get(bucket, existing) == b"previous content"

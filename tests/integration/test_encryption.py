@@ -349,3 +349,39 @@ def test_an_empty_object_is_checked_too(es3, encrypted_bucket, encrypted_backend
     with pytest.raises(ClientError) as err:
         es3.get_object(Bucket=encrypted_bucket, Key="empty")
     assert err.value.response["Error"]["Code"] == "InternalError"
+
+
+def test_aws_chunked_uploads_are_sealed_and_verified(eraw, es3, encrypted_bucket, encrypted_backend):
+    """What boto3 and the aws CLI send over HTTPS: STREAMING-UNSIGNED-PAYLOAD-TRAILER with a CRC32
+    trailer. The decoded plaintext is sealed; a wrong trailer commits nothing."""
+    from test_aws_chunked import UNSIGNED_TRAILER, chunked_headers, crc32_b64, unsigned_trailer_body
+
+    payload = data_of(3 * RECORD + 123, 11)
+    body = unsigned_trailer_body(payload, 65_536, crc32_b64(payload))
+    headers = chunked_headers(payload, body, **{"x-amz-trailer": "x-amz-checksum-crc32"})
+    response = eraw.request("PUT", f"/{encrypted_bucket}/chunked", headers=headers, body=body, payload_hash=UNSIGNED_TRAILER)
+    assert response.status_code == 200, s3http.describe(response)
+    assert es3.get_object(Bucket=encrypted_bucket, Key="chunked")["Body"].read() == payload
+    assert len(encrypted_backend.get(encrypted_bucket, "chunked")) == ciphertext_len(len(payload))
+    bad = unsigned_trailer_body(b"x" * len(payload), 65_536, crc32_b64(payload))
+    response = eraw.request("PUT", f"/{encrypted_bucket}/chunked", headers=headers, body=bad, payload_hash=UNSIGNED_TRAILER)
+    assert response.status_code == 400, s3http.describe(response)
+    assert es3.get_object(Bucket=encrypted_bucket, Key="chunked")["Body"].read() == payload
+
+
+def test_a_grant_reads_only_the_buckets_whose_keys_it_carries(gateway, encrypted_project, es3, new_encrypted_bucket):
+    from conftest import make_client, restrict
+    import stack
+
+    mine, other = new_encrypted_bucket(), new_encrypted_bucket()
+    es3.put_object(Bucket=mine, Key="k", Body=b"mine")
+    es3.put_object(Bucket=other, Key="k", Body=b"other")
+    grant = restrict(encrypted_project["access_grant"], "--bucket", mine)
+    creds = stack.register(gateway.endpoint, grant)
+    client = make_client(gateway.endpoint, creds["access_key_id"], creds["secret_key"])
+    assert client.get_object(Bucket=mine, Key="k")["Body"].read() == b"mine"
+    client.put_object(Bucket=mine, Key="new", Body=b"written with a one-bucket grant")
+    assert es3.get_object(Bucket=mine, Key="new")["Body"].read() == b"written with a one-bucket grant"
+    with pytest.raises(ClientError) as err:
+        client.get_object(Bucket=other, Key="k")
+    assert err.value.response["Error"]["Code"] == "AccessDenied"
