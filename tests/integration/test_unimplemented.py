@@ -33,7 +33,7 @@ RAW_CASES = [
     ("GET", "", {"acl": None}, b""),
     ("PUT", "", {"acl": None}, b""),
     ("GET", "", {"policy": None}, b""),
-    ("GET", "", {"cors": None}, b""),
+    ("POST", "", {"cors": None}, b""),
     ("GET", "", {"lifecycle": None}, b""),
     ("GET", "", {"tagging": None}, b""),
     ("GET", "", {"website": None}, b""),
