@@ -737,11 +737,12 @@ async fn upload_body(
         Some(_) => chunked::decoded_content_length(ctx.head)?,
         None => declared_length(ctx.head)?,
     };
-    let mut checks: Vec<Box<dyn BodyCheck>> = match payload {
-        PayloadHash::Sha256(expected) => vec![Box::new(Sha256Check::new(expected))],
-        // Unsigned bodies are covered by Content-MD5 / checksums (verified by the node, or for
-        // aws-chunked by the decoder's trailer); signed chunks by the decoder.
-        _ => Vec::new(),
+    let mut checks: Vec<Box<dyn BodyCheck>> = Vec::new();
+    // Unsigned bodies are covered by Content-MD5 / checksums (verified by the node, or for
+    // aws-chunked by the decoder's trailer); signed chunks by the decoder.
+    let sha256 = match payload {
+        PayloadHash::Sha256(expected) => Some(expected),
+        _ => None,
     };
     let mut node_request = node_request;
     let node_length = match sealer {
@@ -760,11 +761,14 @@ async fn upload_body(
     }
     let response = match request.inner().body() {
         Some(source) if length > 0 || decoder.is_some() => {
-            let pipeline = BodyPipeline { checks, decoder, sealer };
+            let pipeline = BodyPipeline { checks, decoder, sealer, sha256 };
             send_verified(ctx.node, node_request, source, length, pipeline, ctx.now).await?
         }
         _ => {
             // An empty body: the checks run over nothing, before anything is sent.
+            if let Some(expected) = sha256 {
+                checks.push(Box::new(Sha256Check::new(expected)));
+            }
             for check in checks {
                 check.finish()?;
             }

@@ -8,6 +8,8 @@ pub mod checksum;
 pub mod cipher;
 #[cfg(target_arch = "wasm32")]
 pub mod client;
+#[cfg(target_arch = "wasm32")]
+pub mod digest;
 pub mod format;
 #[cfg(target_arch = "wasm32")]
 pub mod record_stream;

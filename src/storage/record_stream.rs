@@ -163,7 +163,7 @@ async fn pump_decrypt(
                 sequence.finish(window.reaches_end).map_err(|e| corrupt(&e.to_string()))?;
             }
             let piece = plaintext.subarray(from as u32, (from + take) as u32);
-            JsFuture::from(writer.write_with_chunk(&piece)).await.map_err(stream_error)?;
+            write_chunk(writer, &piece).await.map_err(stream_error)?;
             if remaining == 0 {
                 break;
             }
@@ -179,6 +179,24 @@ async fn pump_decrypt(
 
 fn corrupt(detail: &str) -> S3Error {
     s3_error!(InternalError, "The stored object failed verification: {detail}.")
+}
+
+thread_local! {
+    static IGNORE_REJECTION: wasm_bindgen::closure::Closure<dyn FnMut(JsValue)> =
+        wasm_bindgen::closure::Closure::new(|_: JsValue| {});
+}
+
+/// Queue a chunk on a writer without waiting for it to be consumed: waiting for `ready` keeps
+/// the writer's backpressure, while the next read and crypto call overlap with the network
+/// write. A failed write errors the stream, so the next `ready` (or the final `close`) fails.
+pub async fn write_chunk(writer: &WritableStreamDefaultWriter, chunk: &Uint8Array) -> Result<(), JsValue> {
+    JsFuture::from(writer.ready()).await?;
+    let written = writer.write_with_chunk(chunk);
+    // Its rejection is reported through `ready`/`close`; this only keeps it from being unhandled.
+    IGNORE_REJECTION.with(|ignore| {
+        let _ = written.catch(ignore);
+    });
+    Ok(())
 }
 
 /// Reads a body in large pieces. Request and fetch bodies arrive in ~4 KiB chunks, and each read

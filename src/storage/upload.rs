@@ -17,10 +17,11 @@ use worker::worker_sys::FixedLengthStream;
 use crate::auth::chunked::AwsChunkedDecoder;
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::storage::client::{send, NodeBody, NodeRequest};
+use crate::storage::digest::NativeSha256;
 use crate::storage::format::ciphertext_len;
 use crate::storage::node::NodeConfig;
-use crate::storage::record_stream::{BodyReader, Sealer};
-use crate::storage::verify::{BodyCheck, LengthCheck};
+use crate::storage::record_stream::{write_chunk, BodyReader, Sealer};
+use crate::storage::verify::{BodyCheck, LengthCheck, Sha256Check};
 
 fn incomplete_body(_: JsValue) -> S3Error {
     S3Error::new(S3ErrorCode::IncompleteBody)
@@ -35,6 +36,8 @@ pub struct BodyPipeline {
     pub decoder: Option<AwsChunkedDecoder>,
     /// An encrypted project's body is sealed into records.
     pub sealer: Option<Sealer>,
+    /// The signed SHA-256 of the (plaintext) body.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// Send `request` with `source` as its body of exactly `length` bytes (decoded, plaintext),
@@ -48,7 +51,7 @@ pub async fn send_verified(
     body: BodyPipeline,
     now: i64,
 ) -> S3Result<Response> {
-    let BodyPipeline { checks, decoder, sealer } = body;
+    let BodyPipeline { checks, decoder, sealer, sha256 } = body;
     let node_length = if sealer.is_some() { ciphertext_len(length) } else { length };
     let fixed = if node_length < u32::MAX as u64 {
         FixedLengthStream::new(node_length as u32)
@@ -56,7 +59,7 @@ pub async fn send_verified(
         FixedLengthStream::new_big_int(js_sys::BigInt::from(node_length))
     }
     .map_err(incomplete_body)?;
-    if checks.is_empty() && decoder.is_none() && sealer.is_none() {
+    if checks.is_empty() && decoder.is_none() && sealer.is_none() && sha256.is_none() {
         // Nothing to verify or transform: the bytes never enter wasm. The runtime pipes the
         // client's stream into the fixed-length body; a client that stops short errors the pipe,
         // which aborts the body, so the node commits nothing.
@@ -83,7 +86,7 @@ pub async fn send_verified(
     let request = request.body(NodeBody::Stream(fixed.readable().into()));
 
     let upload = Box::pin(send(node, request, now));
-    let pump = Box::pin(pump(reader.clone(), writer.clone(), length, checks, decoder, sealer));
+    let pump = Box::pin(pump(reader.clone(), writer.clone(), length, checks, decoder, sealer, sha256));
     match select(upload, pump).await {
         // The node answered before the body was complete: it refused the request early.
         Either::Left((response, pump)) => {
@@ -131,7 +134,12 @@ async fn pump(
     mut checks: Vec<Box<dyn BodyCheck>>,
     mut decoder: Option<AwsChunkedDecoder>,
     mut sealer: Option<Sealer>,
+    sha256: Option<[u8; 32]>,
 ) -> S3Result<()> {
+    let native_sha256 = sha256.and_then(NativeSha256::new);
+    if let (Some(expected), None) = (sha256, &native_sha256) {
+        checks.push(Box::new(Sha256Check::new(expected)));
+    }
     let mut length_check = LengthCheck::new(length);
     let mut held_back: Option<Uint8Array> = None;
     // Reused wasm buffers: fresh allocations per chunk cost ~3x (TOOLCHAIN.md).
@@ -139,7 +147,11 @@ async fn pump(
     let mut decoded: Vec<u8> = Vec::new();
     let mut records: Vec<Uint8Array> = Vec::new();
     let needs_bytes = !checks.is_empty() || sealer.is_some();
+    // (A native SHA-256 hashes the JS chunks: by itself it needs no bytes in wasm.)
     while let Some(chunk) = reader.next().await? {
+        if let Some(native) = &native_sha256 {
+            native.update(&chunk);
+        }
         let bytes: &[u8] = match decoder.as_mut() {
             Some(decoder) => {
                 buffer.resize(chunk.length() as usize, 0);
@@ -166,13 +178,13 @@ async fn pump(
         if let Some(sealer) = sealer.as_mut() {
             sealer.push(bytes, &mut records).await?;
             for record in records.drain(..) {
-                JsFuture::from(writer.write_with_chunk(&record)).await.map_err(incomplete_body)?;
+                write_chunk(&writer, &record).await.map_err(incomplete_body)?;
             }
             continue;
         }
         let forward = if decoder.is_some() { Uint8Array::from(bytes) } else { chunk };
         if let Some(previous) = held_back.replace(forward) {
-            JsFuture::from(writer.write_with_chunk(&previous)).await.map_err(incomplete_body)?;
+            write_chunk(&writer, &previous).await.map_err(incomplete_body)?;
         }
     }
     if let Some(decoder) = decoder {
@@ -182,6 +194,9 @@ async fn pump(
     length_check.finish()?;
     for check in checks {
         check.finish()?;
+    }
+    if let Some(native) = native_sha256 {
+        native.finish().await?;
     }
     if let Some(sealer) = sealer {
         held_back = Some(sealer.finish().await?);

@@ -1,0 +1,57 @@
+//! Runtime adapter: the SHA-256 of a signed upload body through workerd's `crypto.DigestStream`,
+//! native code measured ~3x faster than sha2 compiled to wasm (TOOLCHAIN.md). It is fed the
+//! body's JS chunks themselves, so a signed body that needs no other check never enters wasm.
+//! Where the runtime has no DigestStream, `verify::Sha256Check` does the same in wasm.
+
+use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{WritableStream, WritableStreamDefaultWriter};
+
+use crate::s3::{S3Error, S3ErrorCode, S3Result};
+
+pub struct NativeSha256 {
+    writer: WritableStreamDefaultWriter,
+    digest: Promise,
+    expected: [u8; 32],
+}
+
+thread_local! {
+    static IGNORE_REJECTION: wasm_bindgen::closure::Closure<dyn FnMut(JsValue)> =
+        wasm_bindgen::closure::Closure::new(|_: JsValue| {});
+}
+
+impl NativeSha256 {
+    /// A digest stream expecting `expected`, or None when the runtime offers no DigestStream.
+    pub fn new(expected: [u8; 32]) -> Option<Self> {
+        let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).ok()?;
+        let constructor: Function = Reflect::get(&crypto, &JsValue::from_str("DigestStream")).ok()?.dyn_into().ok()?;
+        let stream = Reflect::construct(&constructor, &Array::of1(&JsValue::from_str("SHA-256"))).ok()?;
+        let digest: Promise = Reflect::get(&stream, &JsValue::from_str("digest")).ok()?.dyn_into().ok()?;
+        let writer = stream.unchecked_into::<WritableStream>().get_writer().ok()?;
+        Some(NativeSha256 { writer, digest, expected })
+    }
+
+    /// Hash a chunk. The stream gets its own copy (a native memcpy): the chunk itself travels on
+    /// to the node, and a write may take over the buffer it is given.
+    pub fn update(&self, chunk: &Uint8Array) {
+        let written = self.writer.write_with_chunk(&chunk.slice(0, chunk.length()));
+        // A failed write surfaces in `finish` (close rejects); this keeps it from being unhandled.
+        IGNORE_REJECTION.with(|ignore| {
+            let _ = written.catch(ignore);
+        });
+    }
+
+    /// XAmzContentSHA256Mismatch unless the chunks hashed to the signed value.
+    pub async fn finish(self) -> S3Result<()> {
+        let failed = |_| S3Error::with_message(S3ErrorCode::InternalError, "The payload hash could not be computed.");
+        JsFuture::from(self.writer.close()).await.map_err(failed)?;
+        let digest = JsFuture::from(self.digest).await.map_err(failed)?;
+        let actual = Uint8Array::new(&digest).to_vec();
+        if crate::auth::secret::constant_time_eq(&actual, &self.expected) {
+            Ok(())
+        } else {
+            Err(S3Error::new(S3ErrorCode::XAmzContentSHA256Mismatch))
+        }
+    }
+}
