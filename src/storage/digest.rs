@@ -6,19 +6,19 @@
 use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{WritableStream, WritableStreamDefaultWriter};
+use web_sys::WritableStream;
 
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
+use crate::storage::record_stream::PipelinedWriter;
 
 pub struct NativeSha256 {
-    writer: WritableStreamDefaultWriter,
+    writer: PipelinedWriter,
     digest: Promise,
     expected: [u8; 32],
 }
 
-thread_local! {
-    static IGNORE_REJECTION: wasm_bindgen::closure::Closure<dyn FnMut(JsValue)> =
-        wasm_bindgen::closure::Closure::new(|_: JsValue| {});
+fn hash_failed(_: JsValue) -> S3Error {
+    S3Error::with_message(S3ErrorCode::InternalError, "The payload hash could not be computed.")
 }
 
 impl NativeSha256 {
@@ -29,24 +29,19 @@ impl NativeSha256 {
         let stream = Reflect::construct(&constructor, &Array::of1(&JsValue::from_str("SHA-256"))).ok()?;
         let digest: Promise = Reflect::get(&stream, &JsValue::from_str("digest")).ok()?.dyn_into().ok()?;
         let writer = stream.unchecked_into::<WritableStream>().get_writer().ok()?;
-        Some(NativeSha256 { writer, digest, expected })
+        Some(NativeSha256 { writer: PipelinedWriter::new(writer), digest, expected })
     }
 
     /// Hash a chunk. The stream gets its own copy (a native memcpy): the chunk itself travels on
-    /// to the node, and a write may take over the buffer it is given.
-    pub fn update(&self, chunk: &Uint8Array) {
-        let written = self.writer.write_with_chunk(&chunk.slice(0, chunk.length()));
-        // A failed write surfaces in `finish` (close rejects); this keeps it from being unhandled.
-        IGNORE_REJECTION.with(|ignore| {
-            let _ = written.catch(ignore);
-        });
+    /// to the node, and a write may take over the buffer it is given. A few writes stay in flight.
+    pub async fn update(&mut self, chunk: &Uint8Array) -> S3Result<()> {
+        self.writer.write(&chunk.slice(0, chunk.length())).await.map_err(hash_failed)
     }
 
     /// XAmzContentSHA256Mismatch unless the chunks hashed to the signed value.
-    pub async fn finish(self) -> S3Result<()> {
-        let failed = |_| S3Error::with_message(S3ErrorCode::InternalError, "The payload hash could not be computed.");
-        JsFuture::from(self.writer.close()).await.map_err(failed)?;
-        let digest = JsFuture::from(self.digest).await.map_err(failed)?;
+    pub async fn finish(mut self) -> S3Result<()> {
+        self.writer.close().await.map_err(hash_failed)?;
+        let digest = JsFuture::from(self.digest).await.map_err(hash_failed)?;
         let actual = Uint8Array::new(&digest).to_vec();
         if crate::auth::secret::constant_time_eq(&actual, &self.expected) {
             Ok(())

@@ -20,7 +20,7 @@ use crate::storage::client::{send, NodeBody, NodeRequest};
 use crate::storage::digest::NativeSha256;
 use crate::storage::format::ciphertext_len;
 use crate::storage::node::NodeConfig;
-use crate::storage::record_stream::{write_chunk, BodyReader, Sealer};
+use crate::storage::record_stream::{BodyReader, PipelinedWriter, Sealer};
 use crate::storage::verify::{BodyCheck, LengthCheck, Sha256Check};
 
 fn incomplete_body(_: JsValue) -> S3Error {
@@ -136,11 +136,12 @@ async fn pump(
     mut sealer: Option<Sealer>,
     sha256: Option<[u8; 32]>,
 ) -> S3Result<()> {
-    let native_sha256 = sha256.and_then(NativeSha256::new);
+    let mut native_sha256 = sha256.and_then(NativeSha256::new);
     if let (Some(expected), None) = (sha256, &native_sha256) {
         checks.push(Box::new(Sha256Check::new(expected)));
     }
     let mut length_check = LengthCheck::new(length);
+    let mut output = PipelinedWriter::new(writer.clone());
     let mut held_back: Option<Uint8Array> = None;
     // Reused wasm buffers: fresh allocations per chunk cost ~3x (TOOLCHAIN.md).
     let mut buffer: Vec<u8> = Vec::new();
@@ -149,8 +150,8 @@ async fn pump(
     let needs_bytes = !checks.is_empty() || sealer.is_some();
     // (A native SHA-256 hashes the JS chunks: by itself it needs no bytes in wasm.)
     while let Some(chunk) = reader.next().await? {
-        if let Some(native) = &native_sha256 {
-            native.update(&chunk);
+        if let Some(native) = native_sha256.as_mut() {
+            native.update(&chunk).await?;
         }
         let bytes: &[u8] = match decoder.as_mut() {
             Some(decoder) => {
@@ -178,13 +179,13 @@ async fn pump(
         if let Some(sealer) = sealer.as_mut() {
             sealer.push(bytes, &mut records).await?;
             for record in records.drain(..) {
-                write_chunk(&writer, &record).await.map_err(incomplete_body)?;
+                output.write(&record).await.map_err(incomplete_body)?;
             }
             continue;
         }
         let forward = if decoder.is_some() { Uint8Array::from(bytes) } else { chunk };
         if let Some(previous) = held_back.replace(forward) {
-            write_chunk(&writer, &previous).await.map_err(incomplete_body)?;
+            output.write(&previous).await.map_err(incomplete_body)?;
         }
     }
     if let Some(decoder) = decoder {
@@ -202,8 +203,8 @@ async fn pump(
         held_back = Some(sealer.finish().await?);
     }
     if let Some(last) = held_back {
-        JsFuture::from(writer.write_with_chunk(&last)).await.map_err(incomplete_body)?;
+        output.write(&last).await.map_err(incomplete_body)?;
     }
-    JsFuture::from(writer.close()).await.map_err(incomplete_body)?;
+    output.close().await.map_err(incomplete_body)?;
     Ok(())
 }
