@@ -5,6 +5,8 @@
 
 use std::collections::VecDeque;
 
+use futures_util::future::join_all;
+
 use js_sys::{Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -132,7 +134,10 @@ async fn pump_decrypt(
                 None => ended = true,
             }
         }
+        // Every whole record now buffered: checked in order, then opened together, so the
+        // runtime's AES-GCM calls overlap instead of waiting for each other.
         let mut start = 0;
+        let mut records = Vec::new();
         loop {
             let available = buffer.len() - start;
             let record_len = if available >= RECORD_CIPHERTEXT {
@@ -142,14 +147,19 @@ async fn pump_decrypt(
             } else {
                 break;
             };
-            let record = &buffer[start..start + record_len];
-            start += record_len;
-            let (locator, nonce, sealed) = split_record(record).map_err(|e| corrupt(&e.to_string()))?;
+            let (locator, nonce, sealed) =
+                split_record(&buffer[start..start + record_len]).map_err(|e| corrupt(&e.to_string()))?;
             sequence.accept(locator, sealed.len().saturating_sub(16)).map_err(|e| corrupt(&e.to_string()))?;
-            let plaintext = cipher
-                .open(&nonce, locator.aad().as_ref(), sealed)
-                .await
-                .map_err(|_| corrupt("a record failed authentication"))?;
+            let sealed_at = start + (record_len - sealed.len());
+            records.push((locator.aad(), nonce, sealed_at..start + record_len));
+            start += record_len;
+        }
+        let opened = join_all(
+            records.iter().map(|(aad, nonce, sealed)| cipher.open(nonce, aad.as_ref(), &buffer[sealed.clone()])),
+        )
+        .await;
+        for plaintext in opened {
+            let plaintext = plaintext.map_err(|_| corrupt("a record failed authentication"))?;
             let mut from = 0u64;
             let len = plaintext.length() as u64;
             if skip >= len {
