@@ -74,6 +74,14 @@ else:
         cold_starts=3,
         ranges=16,
     )
+# For working on one thing: BENCH_ONLY=large,small (steps: large memory small stall cold_starts)
+# and BENCH_LARGE_MIB=64 (object sizes of the large step). Such runs leave docs/BENCHMARKS.md alone.
+ONLY = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s]
+if os.environ.get("BENCH_LARGE_MIB"):
+    CONFIG["large_sizes"] = [int(s) * MiB for s in os.environ["BENCH_LARGE_MIB"].split(",")]
+    CONFIG["multipart_sizes"] = [s for s in CONFIG["large_sizes"] if s >= 64 * MiB]
+    CONFIG["large_reps"] = {s: CONFIG["large_reps"].get(s, 1) for s in CONFIG["large_sizes"]}
+PARTIAL = bool(ONLY) or bool(os.environ.get("BENCH_LARGE_MIB"))
 CONCURRENCY = [1, 8, 32]
 SMALL_SIZE = 4096
 SMALL_OBJECTS = 64
@@ -1287,6 +1295,8 @@ def main():
         sys.exit(1)
     try:
         for step in (bench.large, bench.memory, bench.small, bench.stall, bench.cold_starts):
+            if ONLY and step.__name__ not in ONLY:
+                continue
             try:
                 step()
             except Exception as err:  # noqa: BLE001
@@ -1301,10 +1311,10 @@ def main():
     for path in (RESULTS / "latest.json", RESULTS / f"run-{stamp}.json"):
         path.write_text(json.dumps(results, indent=2) + "\n")
     summary = markdown(results)
-    if not QUICK or not DOC.exists():
+    if not (QUICK or PARTIAL) or not DOC.exists():
         write_doc(summary)
     else:
-        log("BENCH_QUICK=1: docs/BENCHMARKS.md left as it is (its numbers come from full runs)")
+        log("BENCH_QUICK, BENCH_ONLY or BENCH_LARGE_MIB: docs/BENCHMARKS.md left as it is (its numbers come from full runs)")
     print(summary)
     log(f"results: {RESULTS / 'latest.json'}; summary in {DOC.relative_to(ROOT)}; {results['duration_s']} s")
 

@@ -773,7 +773,7 @@ async fn upload_body(
                 check.finish()?;
             }
             let body = match sealer {
-                Some(sealer) => sealer.finish().await?.to_vec(),
+                Some(sealer) => sealer.finish_to_vec().await?,
                 None => Vec::new(),
             };
             ctx.send(node_request.body(NodeBody::Bytes(body))).await?

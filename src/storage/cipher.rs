@@ -57,46 +57,76 @@ impl RecordCipher {
         }
     }
 
-    /// Encrypt one record's plaintext: ciphertext || tag, as a JS buffer ready to stream on.
-    pub async fn seal(&self, nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> S3Result<Uint8Array> {
+    /// Start encrypting one record's plaintext (a JS view: the bytes need not enter wasm). The
+    /// input is taken when the call is made (WebCrypto copies it synchronously), so the caller
+    /// may reuse its buffer as soon as this returns; the future yields ciphertext || tag.
+    pub fn seal(&self, nonce: &[u8; 12], aad: &[u8], plaintext: &Uint8Array) -> Issued {
         match self {
             RecordCipher::Wasm(cipher) => {
-                let mut sealed = Vec::with_capacity(plaintext.len() + TAG_LEN);
-                sealed.extend_from_slice(plaintext);
-                cipher
+                let mut sealed = Vec::with_capacity(plaintext.length() as usize + TAG_LEN);
+                sealed.resize(plaintext.length() as usize, 0);
+                plaintext.copy_to(&mut sealed);
+                let done = cipher
                     .encrypt_in_place(&Nonce::from(*nonce), aad, &mut sealed)
-                    .map_err(|_| s3_error!(InternalError, "The gateway could not encrypt the object."))?;
-                Ok(Uint8Array::from(sealed.as_slice()))
+                    .map(|_| Uint8Array::from(sealed.as_slice()));
+                Issued::Done(done.map_err(|_| JsValue::from_str("aes-gcm encrypt failed")))
             }
             RecordCipher::WebCrypto { subtle, key } => {
-                // WebCrypto copies its input synchronously, so views into wasm memory are safe.
-                let params = gcm_params(nonce, aad);
-                let promise = subtle
-                    .encrypt_with_object_and_u8_array(&params, key, plaintext)
-                    .map_err(crypto_failure("encrypt"))?;
-                let buffer = JsFuture::from(promise).await.map_err(crypto_failure("encrypt"))?;
-                Ok(Uint8Array::new(&buffer))
+                Issued::issue(subtle.encrypt_with_object_and_js_u8_array(&gcm_params(nonce, aad), key, plaintext))
             }
         }
     }
 
-    /// Decrypt and authenticate one record's ciphertext || tag: the plaintext as a JS buffer.
-    pub async fn open(&self, nonce: &[u8; 12], aad: &[u8], sealed: &[u8]) -> Result<Uint8Array, Unauthentic> {
-        if sealed.len() < TAG_LEN {
-            return Err(Unauthentic);
+    /// Start decrypting and authenticating one record's ciphertext || tag (a JS view); like
+    /// `seal`, the input is taken at once. The future yields the plaintext or `Unauthentic`.
+    pub fn open(&self, nonce: &[u8; 12], aad: &[u8], sealed: &Uint8Array) -> Issued {
+        if (sealed.length() as usize) < TAG_LEN {
+            return Issued::Done(Err(JsValue::from_str("record shorter than its tag")));
         }
         match self {
             RecordCipher::Wasm(cipher) => {
-                let mut plaintext = sealed.to_vec();
-                cipher.decrypt_in_place(&Nonce::from(*nonce), aad, &mut plaintext).map_err(|_| Unauthentic)?;
-                Ok(Uint8Array::from(plaintext.as_slice()))
+                let mut plaintext = vec![0; sealed.length() as usize];
+                sealed.copy_to(&mut plaintext);
+                let done = cipher
+                    .decrypt_in_place(&Nonce::from(*nonce), aad, &mut plaintext)
+                    .map(|_| Uint8Array::from(plaintext.as_slice()));
+                Issued::Done(done.map_err(|_| JsValue::from_str("aes-gcm tag mismatch")))
             }
             RecordCipher::WebCrypto { subtle, key } => {
-                let params = gcm_params(nonce, aad);
-                let promise = subtle.decrypt_with_object_and_u8_array(&params, key, sealed).map_err(|_| Unauthentic)?;
-                let buffer = JsFuture::from(promise).await.map_err(|_| Unauthentic)?;
-                Ok(Uint8Array::new(&buffer))
+                Issued::issue(subtle.decrypt_with_object_and_js_u8_array(&gcm_params(nonce, aad), key, sealed))
             }
+        }
+    }
+}
+
+/// A record cipher call already made: its input is taken, its output is awaited.
+pub enum Issued {
+    Pending(JsFuture),
+    Done(Result<Uint8Array, JsValue>),
+}
+
+impl Issued {
+    fn issue(call: Result<js_sys::Promise, JsValue>) -> Self {
+        match call {
+            Ok(promise) => Issued::Pending(JsFuture::from(promise)),
+            Err(err) => Issued::Done(Err(err)),
+        }
+    }
+
+    /// The sealed record for a `seal`, or InternalError.
+    pub async fn sealed(self) -> S3Result<Uint8Array> {
+        self.output().await.map_err(crypto_failure("encrypt"))
+    }
+
+    /// The plaintext for an `open`, or `Unauthentic`.
+    pub async fn opened(self) -> Result<Uint8Array, Unauthentic> {
+        self.output().await.map_err(|_| Unauthentic)
+    }
+
+    async fn output(self) -> Result<Uint8Array, JsValue> {
+        match self {
+            Issued::Pending(future) => future.await.map(|buffer| Uint8Array::new(&buffer)),
+            Issued::Done(done) => done,
         }
     }
 }

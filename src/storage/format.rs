@@ -230,13 +230,23 @@ pub fn frame_record(locator: Locator, nonce: &[u8; NONCE_LEN], ciphertext_and_ta
 /// A record's locator, nonce and ciphertext || tag, for decryption elsewhere (WebCrypto). Checks
 /// the length only: authenticity is the decryption's.
 pub fn split_record(record: &[u8]) -> Result<(Locator, [u8; NONCE_LEN], &[u8]), FormatError> {
-    if record.len() < RECORD_OVERHEAD || record.len() > RECORD_CIPHERTEXT {
-        return Err(FormatError::RecordLength(record.len()));
+    let header = record.get(..RECORD_HEADER_LEN).ok_or(FormatError::RecordLength(record.len()))?;
+    let (locator, nonce) = read_record_header(header.try_into().expect("RECORD_HEADER_LEN bytes"), record.len())?;
+    Ok((locator, nonce, &record[RECORD_HEADER_LEN..]))
+}
+
+/// The locator and nonce of a record of `record_len` bytes from its first bytes alone, so a
+/// record held elsewhere (a JS buffer) need not be copied whole to be framed. Checks the length.
+pub fn read_record_header(
+    header: &[u8; RECORD_HEADER_LEN],
+    record_len: usize,
+) -> Result<(Locator, [u8; NONCE_LEN]), FormatError> {
+    if !(RECORD_OVERHEAD..=RECORD_CIPHERTEXT).contains(&record_len) {
+        return Err(FormatError::RecordLength(record_len));
     }
-    let (locator, rest) = record.split_at(LOCATOR_LEN);
-    let (nonce, sealed) = rest.split_at(NONCE_LEN);
+    let (locator, nonce) = header.split_at(LOCATOR_LEN);
     let locator = Locator::decode(locator.try_into().expect("split at LOCATOR_LEN"));
-    Ok((locator, nonce.try_into().expect("split at NONCE_LEN"), sealed))
+    Ok((locator, nonce.try_into().expect("split at NONCE_LEN")))
 }
 
 /// AES-256-GCM under one object key (RustCrypto), for sealing and opening many records without
@@ -1391,6 +1401,17 @@ mod tests {
         assert_eq!((loc, nonce), (locator(4, 1, true), [3; 12]));
         assert_eq!(frame_record(loc, &nonce, sealed), record);
         assert_eq!(record_header(loc, &nonce), record[..RECORD_HEADER_LEN]);
+        // The header alone frames the record, given its length.
+        let header: &[u8; RECORD_HEADER_LEN] = record[..RECORD_HEADER_LEN].try_into().unwrap();
+        assert_eq!(read_record_header(header, record.len()), Ok((loc, nonce)));
+        assert_eq!(
+            read_record_header(header, RECORD_OVERHEAD - 1),
+            Err(FormatError::RecordLength(RECORD_OVERHEAD - 1))
+        );
+        assert_eq!(
+            read_record_header(header, RECORD_CIPHERTEXT + 1),
+            Err(FormatError::RecordLength(RECORD_CIPHERTEXT + 1))
+        );
         // Appending keeps what the buffer held.
         let mut out = b"prefix".to_vec();
         RecordCipher::new(&key).seal_into(loc, nonce, b"webcrypto", &mut out);

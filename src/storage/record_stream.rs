@@ -3,6 +3,7 @@
 //! records back into the plaintext window a client asked for. The framing rules live in the pure
 //! `format` module; this file only moves buffers and awaits the cipher.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 use futures_util::future::join_all;
@@ -15,55 +16,123 @@ use worker::worker_sys::FixedLengthStream;
 
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::s3_error;
-use crate::storage::cipher::{random_nonce, RecordCipher};
+use crate::storage::cipher::{random_nonce, Issued, RecordCipher};
 use crate::storage::format::{
-    record_header, split_record, Locator, SequenceCheck, Window, RECORD_CIPHERTEXT, RECORD_HEADER_LEN as HEADER_LEN,
-    RECORD_PLAINTEXT,
+    read_record_header, record_header, FormatError, Locator, SequenceCheck, Window, RECORD_CIPHERTEXT,
+    RECORD_HEADER_LEN as HEADER_LEN, RECORD_OVERHEAD, RECORD_PLAINTEXT,
 };
 
-/// Seals plaintext into the records of one part (or of a single-part object). The last record
-/// is sealed only by `finish`, after every check passed: until then the node's fixed-length body
-/// stays incomplete, so nothing can commit early.
+/// Seals plaintext into the records of one part (or of a single-part object). Plaintext is staged
+/// in a JS buffer (it need not enter wasm) and sealed `RECORDS_PER_SEAL` records at a time, their
+/// WebCrypto calls overlapping. The last record is sealed only by `finish`, after every check
+/// passed: until then the node's fixed-length body stays incomplete, so nothing can commit early.
 pub struct Sealer {
     cipher: RecordCipher,
     part: u32,
     next_index: u32,
-    pending: Vec<u8>,
+    /// Room for `RECORDS_PER_SEAL` records and one more: full records are sealed only once a
+    /// byte beyond them arrived, because the last record of a part carries the last flag.
+    staged: Uint8Array,
+    staged_len: u32,
 }
+
+/// Records sealed together (their WebCrypto calls in flight at once).
+const RECORDS_PER_SEAL: u32 = 4;
+const RECORD: u32 = RECORD_PLAINTEXT as u32;
 
 impl Sealer {
     pub fn new(cipher: RecordCipher, part: u32) -> Self {
-        Sealer { cipher, part, next_index: 0, pending: Vec::with_capacity(2 * RECORD_PLAINTEXT) }
+        let staged = Uint8Array::new_with_length((RECORDS_PER_SEAL + 1) * RECORD);
+        Sealer { cipher, part, next_index: 0, staged, staged_len: 0 }
     }
 
-    /// Take more plaintext; returns the records completed by it. A full record is sealed only
-    /// once a byte beyond it arrived, because the last record of a part carries the last flag.
-    pub async fn push(&mut self, plaintext: &[u8], out: &mut Vec<Uint8Array>) -> S3Result<()> {
-        self.pending.extend_from_slice(plaintext);
-        let mut start = 0;
-        while self.pending.len() - start > RECORD_PLAINTEXT {
-            let record = self.seal(start, RECORD_PLAINTEXT, false).await?;
-            out.push(record);
-            start += RECORD_PLAINTEXT;
+    /// Take more plaintext (a JS buffer); appends the records completed by it to `out`.
+    pub async fn push_view(&mut self, plaintext: &Uint8Array, out: &mut Vec<Uint8Array>) -> S3Result<()> {
+        let mut at = 0;
+        while at < plaintext.length() {
+            let take = (self.staged.length() - self.staged_len).min(plaintext.length() - at);
+            self.staged.set(&plaintext.subarray(at, at + take), self.staged_len);
+            self.staged_len += take;
+            at += take;
+            self.seal_if_full(out).await?;
         }
-        self.pending.drain(..start);
         Ok(())
     }
 
-    /// Seal what remains as the last record (an empty record for an empty part).
-    pub async fn finish(mut self) -> S3Result<Uint8Array> {
-        let len = self.pending.len();
-        self.seal(0, len, true).await
+    /// Take more plaintext already in wasm (a decoded aws-chunked body).
+    pub async fn push(&mut self, plaintext: &[u8], out: &mut Vec<Uint8Array>) -> S3Result<()> {
+        let mut rest = plaintext;
+        while !rest.is_empty() {
+            let take = ((self.staged.length() - self.staged_len) as usize).min(rest.len());
+            self.staged.subarray(self.staged_len, self.staged_len + take as u32).copy_from(&rest[..take]);
+            self.staged_len += take as u32;
+            rest = &rest[take..];
+            self.seal_if_full(out).await?;
+        }
+        Ok(())
     }
 
-    async fn seal(&mut self, start: usize, len: usize, last: bool) -> S3Result<Uint8Array> {
+    /// With the staging buffer full, seal all its records but the last (which may yet be the
+    /// part's last) and move that one to the front.
+    async fn seal_if_full(&mut self, out: &mut Vec<Uint8Array>) -> S3Result<()> {
+        if self.staged_len < self.staged.length() {
+            return Ok(());
+        }
+        let sealing: Vec<_> =
+            (0..RECORDS_PER_SEAL).map(|i| self.seal(i * RECORD, RECORD, false)).collect::<S3Result<_>>()?;
+        // Every call above took its input: the staging buffer may change now.
+        self.staged.copy_within(0, (RECORDS_PER_SEAL * RECORD) as i32, (self.staged_len) as i32);
+        self.staged_len = RECORD;
+        for record in join_all(sealing.into_iter().map(SealedRecord::framed)).await {
+            out.push(record?);
+        }
+        Ok(())
+    }
+
+    /// Seal what remains; the final record carries the last flag (an empty record for an
+    /// empty part).
+    pub async fn finish(mut self) -> S3Result<Vec<Uint8Array>> {
+        let count = self.staged_len.div_ceil(RECORD).max(1);
+        let sealing: Vec<_> = (0..count)
+            .map(|i| {
+                let start = i * RECORD;
+                self.seal(start, (self.staged_len - start).min(RECORD), i + 1 == count)
+            })
+            .collect::<S3Result<_>>()?;
+        join_all(sealing.into_iter().map(SealedRecord::framed)).await.into_iter().collect()
+    }
+
+    /// `finish`, as one buffer in wasm (an empty part's body).
+    pub async fn finish_to_vec(self) -> S3Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        for record in self.finish().await? {
+            bytes.extend_from_slice(&record.to_vec());
+        }
+        Ok(bytes)
+    }
+
+    /// Start sealing `len` staged bytes from `start` as the next record.
+    fn seal(&mut self, start: u32, len: u32, last: bool) -> S3Result<SealedRecord> {
         let locator = Locator { part: self.part, index: self.next_index, last };
         self.next_index += 1;
         let nonce = random_nonce()?;
-        let sealed = self.cipher.seal(&nonce, locator.aad().as_ref(), &self.pending[start..start + len]).await?;
-        let header = record_header(locator, &nonce);
+        let sealing = self.cipher.seal(&nonce, locator.aad().as_ref(), &self.staged.subarray(start, start + len));
+        Ok(SealedRecord { header: record_header(locator, &nonce), sealing })
+    }
+}
+
+/// A record whose sealing is under way.
+struct SealedRecord {
+    header: [u8; HEADER_LEN],
+    sealing: Issued,
+}
+
+impl SealedRecord {
+    /// The whole record: header, then ciphertext || tag.
+    async fn framed(self) -> S3Result<Uint8Array> {
+        let sealed = self.sealing.sealed().await?;
         let record = Uint8Array::new_with_length((HEADER_LEN as u32) + sealed.length());
-        record.subarray(0, HEADER_LEN as u32).copy_from(&header);
+        record.subarray(0, HEADER_LEN as u32).copy_from(&self.header);
         record.set(&sealed, HEADER_LEN as u32);
         Ok(record)
     }
@@ -114,59 +183,57 @@ async fn pump_decrypt(
         sequence = sequence.expect_part(part);
     }
     // A suffix read starts mid-record: node bytes to drop before the first whole record.
-    let mut node_skip = window.node_skip as usize;
-    let mut buffer: Vec<u8> = Vec::with_capacity(2 * RECORD_CIPHERTEXT);
-    let mut chunk_buffer: Vec<u8> = Vec::new();
+    if window.node_skip > 0 {
+        let skipped = reader.fill(Uint8Array::new_with_length(window.node_skip as u32)).await?;
+        if skipped.is_none_or(|bytes| bytes.length() < window.node_skip as u32) {
+            return Err(corrupt("the stored object is shorter than its records say"));
+        }
+    }
     // Plaintext bytes still to drop before the window, and still to serve.
     let mut skip = window.skip;
     let mut remaining = window.length;
-    let mut ended = false;
+    let mut header = [0u8; HEADER_LEN];
+    // Whole records are read straight into a JS buffer and opened from views into it: the
+    // ciphertext never enters wasm, only each record's header does. The next read fills the
+    // same buffer while this one's records are opened and written.
+    let mut reading = Some(reader.fill(Uint8Array::new_with_length(RECORDS_PER_READ * RECORD_CIPHERTEXT as u32)));
     while remaining > 0 {
-        if !ended {
-            match reader.next().await? {
-                Some(chunk) => {
-                    chunk_buffer.resize(chunk.length() as usize, 0);
-                    chunk.copy_to(&mut chunk_buffer);
-                    let dropped = node_skip.min(chunk_buffer.len());
-                    node_skip -= dropped;
-                    buffer.extend_from_slice(&chunk_buffer[dropped..]);
-                }
-                None => ended = true,
+        let Some(read) = reading.take() else {
+            return Err(corrupt("the stored object is shorter than its records say"));
+        };
+        let Some(records) = read.await? else {
+            return Err(corrupt("the stored object is shorter than its records say"));
+        };
+        let mut opening = Vec::with_capacity(RECORDS_PER_READ as usize);
+        let mut at = 0u32;
+        while at < records.length() {
+            let record_len = (records.length() - at).min(RECORD_CIPHERTEXT as u32);
+            if (record_len as usize) < HEADER_LEN {
+                return Err(corrupt(&FormatError::RecordLength(record_len as usize).to_string()));
             }
+            records.subarray(at, at + HEADER_LEN as u32).copy_to(&mut header);
+            let (locator, nonce) =
+                read_record_header(&header, record_len as usize).map_err(|e| corrupt(&e.to_string()))?;
+            sequence.accept(locator, record_len as usize - RECORD_OVERHEAD).map_err(|e| corrupt(&e.to_string()))?;
+            opening.push(cipher.open(
+                &nonce,
+                locator.aad().as_ref(),
+                &records.subarray(at + HEADER_LEN as u32, at + record_len),
+            ));
+            at += record_len;
         }
-        // Every whole record now buffered: checked in order, then opened together, so the
-        // runtime's AES-GCM calls overlap instead of waiting for each other.
-        let mut start = 0;
-        let mut records = Vec::new();
-        loop {
-            let available = buffer.len() - start;
-            let record_len = if available >= RECORD_CIPHERTEXT {
-                RECORD_CIPHERTEXT
-            } else if ended && available > 0 {
-                available
-            } else {
-                break;
-            };
-            let (locator, nonce, sealed) =
-                split_record(&buffer[start..start + record_len]).map_err(|e| corrupt(&e.to_string()))?;
-            sequence.accept(locator, sealed.len().saturating_sub(16)).map_err(|e| corrupt(&e.to_string()))?;
-            let sealed_at = start + (record_len - sealed.len());
-            records.push((locator.aad(), nonce, sealed_at..start + record_len));
-            start += record_len;
+        // A short read is the body's end; a full one may be followed by more.
+        if records.length() == records.buffer().byte_length() {
+            reading = Some(reader.fill(Uint8Array::new(&records.buffer())));
         }
-        let opened = join_all(
-            records.iter().map(|(aad, nonce, sealed)| cipher.open(nonce, aad.as_ref(), &buffer[sealed.clone()])),
-        )
-        .await;
-        for plaintext in opened {
+        for plaintext in join_all(opening.into_iter().map(Issued::opened)).await {
             let plaintext = plaintext.map_err(|_| corrupt("a record failed authentication"))?;
-            let mut from = 0u64;
             let len = plaintext.length() as u64;
             if skip >= len {
                 skip -= len;
                 continue;
             }
-            from += skip;
+            let from = skip;
             skip = 0;
             let take = (len - from).min(remaining);
             remaining -= take;
@@ -181,14 +248,13 @@ async fn pump_decrypt(
                 break;
             }
         }
-        buffer.drain(..start);
-        if ended && remaining > 0 && buffer.is_empty() {
-            return Err(corrupt("the stored object is shorter than its records say"));
-        }
     }
     output.close().await.map_err(stream_error)?;
     Ok(())
 }
+
+/// Whole records per read of an encrypted object (~256 KiB).
+const RECORDS_PER_READ: u32 = 4;
 
 fn corrupt(detail: &str) -> S3Error {
     s3_error!(InternalError, "The stored object failed verification: {detail}.")
@@ -243,6 +309,8 @@ impl PipelinedWriter {
 pub struct BodyReader {
     reader: Object,
     read_at_least: Option<Function>,
+    /// Bytes of a chunk read beyond a `fill` (streams without BYOB reads only).
+    overhang: Cell<Option<Uint8Array>>,
 }
 
 /// Bytes a read returns at least (the last one excepted) and at most.
@@ -260,7 +328,7 @@ impl BodyReader {
                 .ok()
                 .and_then(|f| f.dyn_into::<Function>().ok());
             if read_at_least.is_some() {
-                return Ok(BodyReader { reader: reader.unchecked_into(), read_at_least });
+                return Ok(BodyReader { reader: reader.unchecked_into(), read_at_least, overhang: Cell::new(None) });
             }
             let _ = Reflect::get(&reader, &JsValue::from_str("releaseLock"))
                 .ok()
@@ -268,7 +336,7 @@ impl BodyReader {
                 .map(|release| release.call0(&reader));
         }
         let reader = get_reader.call0(stream).map_err(stream_error)?;
-        Ok(BodyReader { reader: reader.unchecked_into(), read_at_least: None })
+        Ok(BodyReader { reader: reader.unchecked_into(), read_at_least: None, overhang: Cell::new(None) })
     }
 
     /// The next piece of the body, or None at its end.
@@ -292,6 +360,50 @@ impl BodyReader {
             // An empty piece before the end: read on.
             _ => Ok(Some(Uint8Array::new_with_length(0))),
         }
+    }
+
+    /// Start filling `buffer` from the body: the future yields it filled, or shorter only at the
+    /// body's end (None when nothing was left). The read is under way before the future is
+    /// first awaited; `buffer` is handed to the stream (a BYOB read takes it over).
+    pub fn fill(&self, buffer: Uint8Array) -> impl std::future::Future<Output = S3Result<Option<Uint8Array>>> + '_ {
+        let started = self.read_at_least.as_ref().map(|read_at_least| {
+            read_at_least
+                .call2(&self.reader, &JsValue::from(buffer.length()), &buffer)
+                .map(|promise| JsFuture::from(js_sys::Promise::from(promise)))
+        });
+        async move {
+            let piece = match started {
+                Some(call) => {
+                    let result = call.map_err(|_| S3Error::new(S3ErrorCode::IncompleteBody))?.await;
+                    let result = result.map_err(|_| S3Error::new(S3ErrorCode::IncompleteBody))?;
+                    let value = Reflect::get(&result, &JsValue::from_str("value")).map_err(stream_error)?;
+                    value.dyn_into::<Uint8Array>().ok()
+                }
+                None => self.fill_by_copying(buffer).await?,
+            };
+            Ok(piece.filter(|piece| piece.length() > 0))
+        }
+    }
+
+    /// `fill` for a stream without BYOB reads: chunks are copied in, what overhangs is kept.
+    async fn fill_by_copying(&self, buffer: Uint8Array) -> S3Result<Option<Uint8Array>> {
+        let mut filled = 0;
+        while filled < buffer.length() {
+            let chunk = match self.overhang.take() {
+                Some(chunk) => chunk,
+                None => match self.next().await? {
+                    Some(chunk) => chunk,
+                    None => break,
+                },
+            };
+            let take = chunk.length().min(buffer.length() - filled);
+            buffer.set(&chunk.subarray(0, take), filled);
+            filled += take;
+            if take < chunk.length() {
+                self.overhang.set(Some(chunk.subarray(take, chunk.length())));
+            }
+        }
+        Ok(Some(buffer.subarray(0, filled)))
     }
 
     /// Stop reading: the source is told it is no longer wanted.

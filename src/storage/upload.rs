@@ -147,13 +147,14 @@ async fn pump(
     let mut buffer: Vec<u8> = Vec::new();
     let mut decoded: Vec<u8> = Vec::new();
     let mut records: Vec<Uint8Array> = Vec::new();
-    let needs_bytes = !checks.is_empty() || sealer.is_some();
-    // (A native SHA-256 hashes the JS chunks: by itself it needs no bytes in wasm.)
+    // (A native SHA-256 hashes the JS chunks, and the sealer stages them in JS: neither needs
+    // the bytes in wasm.)
     while let Some(chunk) = reader.next().await? {
         if let Some(native) = native_sha256.as_mut() {
             native.update(&chunk).await?;
         }
-        let bytes: &[u8] = match decoder.as_mut() {
+        // The plaintext in wasm, when a decoder or a check needs it there.
+        let bytes: Option<&[u8]> = match decoder.as_mut() {
             Some(decoder) => {
                 buffer.resize(chunk.length() as usize, 0);
                 chunk.copy_to(&mut buffer);
@@ -162,28 +163,35 @@ async fn pump(
                 if decoded.is_empty() {
                     continue;
                 }
-                &decoded
+                Some(&decoded)
             }
-            None if needs_bytes => {
+            None if !checks.is_empty() => {
                 buffer.resize(chunk.length() as usize, 0);
                 chunk.copy_to(&mut buffer);
-                &buffer
+                Some(&buffer)
             }
-            None => &[],
+            None => None,
         };
-        let len = if decoder.is_some() || needs_bytes { bytes.len() } else { chunk.length() as usize };
-        length_check.add(len)?;
-        for check in checks.iter_mut() {
-            check.update(bytes);
+        length_check.add(bytes.map_or(chunk.length() as usize, <[u8]>::len))?;
+        if let Some(bytes) = bytes {
+            for check in checks.iter_mut() {
+                check.update(bytes);
+            }
         }
         if let Some(sealer) = sealer.as_mut() {
-            sealer.push(bytes, &mut records).await?;
+            match (&decoder, bytes) {
+                (Some(_), Some(decoded)) => sealer.push(decoded, &mut records).await?,
+                _ => sealer.push_view(&chunk, &mut records).await?,
+            }
             for record in records.drain(..) {
                 output.write(&record).await.map_err(incomplete_body)?;
             }
             continue;
         }
-        let forward = if decoder.is_some() { Uint8Array::from(bytes) } else { chunk };
+        let forward = match (&decoder, bytes) {
+            (Some(_), Some(decoded)) => Uint8Array::from(decoded),
+            _ => chunk,
+        };
         if let Some(previous) = held_back.replace(forward) {
             output.write(&previous).await.map_err(incomplete_body)?;
         }
@@ -199,11 +207,13 @@ async fn pump(
     if let Some(native) = native_sha256 {
         native.finish().await?;
     }
-    if let Some(sealer) = sealer {
-        held_back = Some(sealer.finish().await?);
-    }
     if let Some(last) = held_back {
         output.write(&last).await.map_err(incomplete_body)?;
+    }
+    if let Some(sealer) = sealer {
+        for record in sealer.finish().await? {
+            output.write(&record).await.map_err(incomplete_body)?;
+        }
     }
     output.close().await.map_err(incomplete_body)?;
     Ok(())

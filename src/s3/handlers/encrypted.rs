@@ -456,7 +456,7 @@ pub(super) async fn upload_part_copy(
             .await?
         }
         None => {
-            let record = sealer.finish().await?.to_vec();
+            let record = sealer.finish_to_vec().await?;
             ctx.send(node_request.header("content-length", record.len().to_string()).body(NodeBody::Bytes(record)))
                 .await?
         }
