@@ -20,7 +20,7 @@ use crate::storage::client::{send, NodeBody, NodeRequest};
 use crate::storage::digest::NativeSha256;
 use crate::storage::format::ciphertext_len;
 use crate::storage::node::NodeConfig;
-use crate::storage::record_stream::{BodyReader, PipelinedWriter, Sealer};
+use crate::storage::record_stream::{concat, BodyReader, PipelinedWriter, Sealer};
 use crate::storage::verify::{BodyCheck, LengthCheck, Sha256Check};
 
 fn incomplete_body(_: JsValue) -> S3Error {
@@ -183,8 +183,8 @@ async fn pump(
                 (Some(_), Some(decoded)) => sealer.push(decoded, &mut records).await?,
                 _ => sealer.push_view(&chunk, &mut records).await?,
             }
-            for record in records.drain(..) {
-                output.write(&record).await.map_err(incomplete_body)?;
+            if let Some(sealed) = concat(std::mem::take(&mut records)) {
+                output.write(&sealed).await.map_err(incomplete_body)?;
             }
             continue;
         }
@@ -211,8 +211,8 @@ async fn pump(
         output.write(&last).await.map_err(incomplete_body)?;
     }
     if let Some(sealer) = sealer {
-        for record in sealer.finish().await? {
-            output.write(&record).await.map_err(incomplete_body)?;
+        if let Some(sealed) = concat(sealer.finish().await?) {
+            output.write(&sealed).await.map_err(incomplete_body)?;
         }
     }
     output.close().await.map_err(incomplete_body)?;
