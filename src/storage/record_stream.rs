@@ -39,34 +39,48 @@ pub struct Sealer {
 /// Records sealed together (their WebCrypto calls in flight at once).
 const RECORDS_PER_SEAL: u32 = 4;
 const RECORD: u32 = RECORD_PLAINTEXT as u32;
+const STAGED_CAPACITY: u32 = (RECORDS_PER_SEAL + 1) * RECORD;
 
 impl Sealer {
     pub fn new(cipher: RecordCipher, part: u32) -> Self {
-        let staged = Uint8Array::new_with_length((RECORDS_PER_SEAL + 1) * RECORD);
-        Sealer { cipher, part, next_index: 0, staged, staged_len: 0 }
+        // Grown as plaintext arrives: a small object never allocates the whole staging buffer.
+        Sealer { cipher, part, next_index: 0, staged: Uint8Array::new_with_length(0), staged_len: 0 }
     }
 
     /// Take more plaintext (a JS buffer); appends the records completed by it to `out`.
     pub async fn push_view(&mut self, plaintext: &Uint8Array, out: &mut Vec<Uint8Array>) -> S3Result<()> {
-        let mut at = 0;
-        while at < plaintext.length() {
-            let take = (self.staged.length() - self.staged_len).min(plaintext.length() - at);
-            self.staged.set(&plaintext.subarray(at, at + take), self.staged_len);
-            self.staged_len += take;
-            at += take;
-            self.seal_if_full(out).await?;
-        }
-        Ok(())
+        self.stage(plaintext.length(), |from, to, staged, at| staged.set(&plaintext.subarray(from, to), at), out).await
     }
 
     /// Take more plaintext already in wasm (a decoded aws-chunked body).
     pub async fn push(&mut self, plaintext: &[u8], out: &mut Vec<Uint8Array>) -> S3Result<()> {
-        let mut rest = plaintext;
-        while !rest.is_empty() {
-            let take = ((self.staged.length() - self.staged_len) as usize).min(rest.len());
-            self.staged.subarray(self.staged_len, self.staged_len + take as u32).copy_from(&rest[..take]);
-            self.staged_len += take as u32;
-            rest = &rest[take..];
+        let len = plaintext.len() as u32;
+        let copy = |from: u32, to: u32, staged: &Uint8Array, at: u32| {
+            staged.subarray(at, at + (to - from)).copy_from(&plaintext[from as usize..to as usize])
+        };
+        self.stage(len, copy, out).await
+    }
+
+    /// Stage `len` bytes, `copy(from, to, staged, at)` putting the input's bytes `from..to` at
+    /// `at`, sealing whenever the staging buffer fills.
+    async fn stage(
+        &mut self,
+        len: u32,
+        copy: impl Fn(u32, u32, &Uint8Array, u32),
+        out: &mut Vec<Uint8Array>,
+    ) -> S3Result<()> {
+        let mut from = 0;
+        while from < len {
+            let wanted = (self.staged_len + len - from).min(STAGED_CAPACITY);
+            if self.staged.length() < wanted {
+                let grown = Uint8Array::new_with_length(wanted);
+                grown.set(&self.staged.subarray(0, self.staged_len), 0);
+                self.staged = grown;
+            }
+            let take = (self.staged.length() - self.staged_len).min(len - from);
+            copy(from, from + take, &self.staged, self.staged_len);
+            self.staged_len += take;
+            from += take;
             self.seal_if_full(out).await?;
         }
         Ok(())
@@ -75,7 +89,7 @@ impl Sealer {
     /// With the staging buffer full, seal all its records but the last (which may yet be the
     /// part's last) and move that one to the front.
     async fn seal_if_full(&mut self, out: &mut Vec<Uint8Array>) -> S3Result<()> {
-        if self.staged_len < self.staged.length() {
+        if self.staged_len < STAGED_CAPACITY {
             return Ok(());
         }
         let sealing: Vec<_> =
@@ -287,7 +301,8 @@ pub struct PipelinedWriter {
     in_flight: VecDeque<JsFuture>,
 }
 
-/// Writes in flight at most; each is one read (up to 256 KiB) or one record.
+/// Writes in flight at most; each is one read's worth (up to ~256 KiB: a client read, or the
+/// records of one node read or one sealed batch).
 const WRITES_IN_FLIGHT: usize = 4;
 
 impl PipelinedWriter {

@@ -153,8 +153,9 @@ async fn pump(
         if let Some(native) = native_sha256.as_mut() {
             native.update(&chunk).await?;
         }
-        // The plaintext in wasm, when a decoder or a check needs it there.
-        let bytes: Option<&[u8]> = match decoder.as_mut() {
+        // An aws-chunked body's payload is decoded in wasm; a plain body's bytes enter wasm only
+        // when a check needs them.
+        let decoded_now: Option<&[u8]> = match decoder.as_mut() {
             Some(decoder) => {
                 buffer.resize(chunk.length() as usize, 0);
                 chunk.copy_to(&mut buffer);
@@ -165,6 +166,10 @@ async fn pump(
                 }
                 Some(&decoded)
             }
+            None => None,
+        };
+        let checked: Option<&[u8]> = match decoded_now {
+            Some(decoded) => Some(decoded),
             None if !checks.is_empty() => {
                 buffer.resize(chunk.length() as usize, 0);
                 chunk.copy_to(&mut buffer);
@@ -172,26 +177,23 @@ async fn pump(
             }
             None => None,
         };
-        length_check.add(bytes.map_or(chunk.length() as usize, <[u8]>::len))?;
-        if let Some(bytes) = bytes {
+        length_check.add(checked.map_or(chunk.length() as usize, <[u8]>::len))?;
+        if let Some(bytes) = checked {
             for check in checks.iter_mut() {
                 check.update(bytes);
             }
         }
         if let Some(sealer) = sealer.as_mut() {
-            match (&decoder, bytes) {
-                (Some(_), Some(decoded)) => sealer.push(decoded, &mut records).await?,
-                _ => sealer.push_view(&chunk, &mut records).await?,
+            match decoded_now {
+                Some(decoded) => sealer.push(decoded, &mut records).await?,
+                None => sealer.push_view(&chunk, &mut records).await?,
             }
             if let Some(sealed) = concat(std::mem::take(&mut records)) {
                 output.write(&sealed).await.map_err(incomplete_body)?;
             }
             continue;
         }
-        let forward = match (&decoder, bytes) {
-            (Some(_), Some(decoded)) => Uint8Array::from(decoded),
-            _ => chunk,
-        };
+        let forward = decoded_now.map_or(chunk, Uint8Array::from);
         if let Some(previous) = held_back.replace(forward) {
             output.write(&previous).await.map_err(incomplete_body)?;
         }
