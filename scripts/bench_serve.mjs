@@ -25,6 +25,8 @@ const mf = new Miniflare({
   bindings: config.bindings,
   logRequests: false,
   log: new Log(LogLevel.WARN),
+  // For scripts/profile_worker.py: the DevTools protocol of the worker (scripts/cpu_profile.mjs).
+  ...(process.env.PORTICO_INSPECTOR_PORT ? { inspectorPort: Number(process.env.PORTICO_INSPECTOR_PORT) } : {}),
 });
 
 const url = await mf.ready;

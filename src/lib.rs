@@ -12,6 +12,8 @@ pub mod time;
 
 pub mod base64;
 #[cfg(target_arch = "wasm32")]
+pub mod js_glue;
+#[cfg(target_arch = "wasm32")]
 mod reply;
 #[cfg(target_arch = "wasm32")]
 mod worker_entry;

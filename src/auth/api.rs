@@ -45,7 +45,7 @@ fn os_random() -> impl FnMut() -> u8 {
 
 /// Serve one API request; every answer, including errors, is JSON.
 pub async fn handle(
-    request: &worker::Request,
+    request: &web_sys::Request,
     head: &RequestHead,
     path: &str,
     config: &Config,
@@ -67,12 +67,12 @@ pub async fn handle(
 }
 
 /// Read a JSON body of at most MAX_BODY_BYTES (413 beyond).
-async fn read_body(request: &worker::Request, head: &RequestHead) -> Result<Vec<u8>, ApiError> {
+async fn read_body(request: &web_sys::Request, head: &RequestHead) -> Result<Vec<u8>, ApiError> {
     let too_large = || ApiError::new(413, format!("request body is larger than {MAX_BODY_BYTES} bytes"));
     if head.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()).is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }
-    let Some(stream) = request.inner().body() else { return Ok(Vec::new()) };
+    let Some(stream) = request.body() else { return Ok(Vec::new()) };
     let unreadable = |_: JsValue| ApiError::new(400, "the request body could not be read");
     let response = Response::new_with_opt_readable_stream(Some(&stream)).map_err(unreadable)?;
     let buffer =
@@ -93,7 +93,7 @@ fn endpoint(head: &RequestHead, config: &Config) -> String {
 }
 
 async fn register(
-    request: &worker::Request,
+    request: &web_sys::Request,
     head: &RequestHead,
     config: &Config,
     kv: &KvStore,
@@ -145,7 +145,7 @@ fn require_admin(head: &RequestHead, config: &Config) -> Result<(), ApiError> {
 }
 
 async fn create_project(
-    request: &worker::Request,
+    request: &web_sys::Request,
     head: &RequestHead,
     config: &Config,
     kv: &KvStore,

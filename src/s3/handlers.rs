@@ -168,7 +168,7 @@ fn config_error(message: String) -> S3Error {
 
 /// Authenticate, identify and serve one request; answer CORS preflights, and add a bucket's CORS
 /// headers to the answers (errors included) of requests that come with an Origin.
-pub async fn handle(request: &worker::Request, head: &RequestHead, env: &Env, now: i64) -> S3Result<Reply> {
+pub async fn handle(request: &web_sys::Request, head: &RequestHead, env: &Env, now: i64) -> S3Result<Reply> {
     let config = isolate_config(env)?;
     let target = addressing::resolve(head, &config.base_domains);
     let kv = env.kv(binding::KV).map_err(|e| config_error(format!("KV binding {}: {e}", binding::KV)))?;
@@ -215,7 +215,7 @@ fn isolate_config(env: &Env) -> S3Result<Rc<Config>> {
 const RESERVED_ROOTS: &[&str] = &[crate::auth::api::API_ROOT, SHARE_ROOT];
 
 async fn serve(
-    request: &worker::Request,
+    request: &web_sys::Request,
     head: &RequestHead,
     target: Target,
     config: &Config,
@@ -420,7 +420,7 @@ async fn dispatch(
     operation: Operation,
     target: Target,
     caller: &Caller,
-    request: &worker::Request,
+    request: &web_sys::Request,
 ) -> S3Result<Reply> {
     use Operation::*;
     let bucket = target.bucket.unwrap_or_default();
@@ -512,7 +512,7 @@ async fn create_bucket(
     ctx: &Ctx<'_>,
     bucket: &str,
     payload: &PayloadHash,
-    request: &worker::Request,
+    request: &web_sys::Request,
 ) -> S3Result<Reply> {
     validate_bucket_name(bucket)?;
     let body = read_small_body(request, ctx.head, payload, 64 * 1024).await?;
@@ -594,7 +594,7 @@ async fn put_bucket_cors(
     ctx: &Ctx<'_>,
     bucket: &str,
     payload: &PayloadHash,
-    request: &worker::Request,
+    request: &web_sys::Request,
 ) -> S3Result<Reply> {
     let body = read_small_body(request, ctx.head, payload, cors::MAX_CORS_CONFIGURATION_BYTES).await?;
     if let Some(md5) = ctx.head.header("content-md5") {
@@ -706,7 +706,7 @@ async fn put_object(
     bucket: &str,
     key: &str,
     payload: PayloadHash,
-    request: &worker::Request,
+    request: &web_sys::Request,
 ) -> S3Result<Reply> {
     ctx.require_bucket(bucket).await?;
     ctx.check_write_conditions(bucket, key).await?;
@@ -727,7 +727,7 @@ async fn upload_body(
     ctx: &Ctx<'_>,
     node_request: NodeRequest,
     payload: PayloadHash,
-    request: &worker::Request,
+    request: &web_sys::Request,
     resource: &str,
     not_found: S3ErrorCode,
     sealer: Option<Sealer>,
@@ -759,7 +759,7 @@ async fn upload_body(
         // The trailer's checksum is verified here; the node gets a plain body without it.
         node_request.headers.retain(|(name, _)| name != "x-amz-sdk-checksum-algorithm");
     }
-    let response = match request.inner().body() {
+    let response = match request.body() {
         Some(source) if length > 0 || decoder.is_some() => {
             let pipeline = BodyPipeline { checks, decoder, sealer, sha256 };
             send_verified(ctx.node, node_request, source, length, pipeline, ctx.now).await?
@@ -905,7 +905,7 @@ async fn upload_part(
     bucket: &str,
     key: &str,
     payload: PayloadHash,
-    request: &worker::Request,
+    request: &web_sys::Request,
 ) -> S3Result<Reply> {
     let part_number = multipart::parse_part_number(&ctx.head.query_param("partNumber").unwrap_or_default())?;
     let mut node_request = NodeRequest::new("PUT", ctx.object_path(&object_backend_key(bucket, key)))
@@ -986,7 +986,7 @@ async fn complete_multipart_upload(
     bucket: &str,
     key: &str,
     payload: &PayloadHash,
-    request: &worker::Request,
+    request: &web_sys::Request,
 ) -> S3Result<Reply> {
     const LIMIT: usize = 2 * 1024 * 1024;
     let upload_id = ctx.node_upload_id(&upload_id(ctx.head)?);
@@ -1116,7 +1116,7 @@ async fn list_multipart_uploads(ctx: &Ctx<'_>, bucket: &str) -> S3Result<Reply> 
     Ok(Reply::xml(multipart::render_list_uploads(&list_request, bucket, &prefix, &listing, &ctx.owner())))
 }
 
-async fn delete_objects(ctx: &Ctx<'_>, bucket: &str, caller: &Caller, request: &worker::Request) -> S3Result<Reply> {
+async fn delete_objects(ctx: &Ctx<'_>, bucket: &str, caller: &Caller, request: &web_sys::Request) -> S3Result<Reply> {
     const LIMIT: usize = 2 * 1024 * 1024;
     let body = read_small_body(request, ctx.head, &caller.payload, LIMIT).await?;
     let delete_request = batch::parse_delete_request(&body)?;
@@ -1145,24 +1145,17 @@ async fn delete_objects(ctx: &Ctx<'_>, bucket: &str, caller: &Caller, request: &
 
 /// Copy the node's object headers that a client may see onto the reply.
 fn pass_headers(mut reply: Reply, response: &Response) -> Reply {
-    let headers = response.headers();
-    if let Ok(Some(iterator)) = js_sys::try_iter(&headers) {
-        for entry in iterator.flatten() {
-            let pair = js_sys::Array::from(&entry);
-            if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                if headers::is_passed_to_client(&name) {
-                    reply.headers.push((name, value));
-                }
-            }
-        }
-    }
+    let lines = crate::js_glue::header_lines(&response.headers());
+    reply.headers.extend(
+        crate::http::decode_header_lines(&lines).into_iter().filter(|(name, _)| headers::is_passed_to_client(name)),
+    );
     reply
 }
 
 /// Read a small request body (XML configuration documents), refusing anything large. A signed
 /// payload hash is checked here too: small bodies are verified whole.
 async fn read_small_body(
-    request: &worker::Request,
+    request: &web_sys::Request,
     head: &RequestHead,
     payload: &PayloadHash,
     limit: usize,
@@ -1171,7 +1164,7 @@ async fn read_small_body(
     if head.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()).is_some_and(|len| len > limit) {
         return Err(too_large());
     }
-    let Some(stream) = request.inner().body() else { return Ok(Vec::new()) };
+    let Some(stream) = request.body() else { return Ok(Vec::new()) };
     let incomplete = |_: JsValue| S3Error::new(S3ErrorCode::IncompleteBody);
     let response = Response::new_with_opt_readable_stream(Some(&stream)).map_err(incomplete)?;
     let buffer =

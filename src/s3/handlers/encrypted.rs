@@ -101,7 +101,7 @@ pub(super) async fn put_object(
     bucket: &str,
     key: &str,
     payload: PayloadHash,
-    request: &worker::Request,
+    request: &web_sys::Request,
 ) -> S3Result<Reply> {
     ctx.require_bucket(bucket).await?;
     ctx.check_write_conditions(bucket, key).await?;
@@ -355,7 +355,7 @@ pub(super) async fn upload_part(
     bucket: &str,
     key: &str,
     payload: PayloadHash,
-    request: &worker::Request,
+    request: &web_sys::Request,
 ) -> S3Result<Reply> {
     let part_number = multipart::parse_part_number(&ctx.head.query_param("partNumber").unwrap_or_default())?;
     let (node_id, object_key) = open_upload_id(ctx, bucket, key)?;

@@ -1,0 +1,52 @@
+//! Runtime adapter: a few JavaScript helpers that move a whole request head, header list or
+//! response across the wasm boundary in one call. Reading headers one by one through web-sys
+//! costs several boundary crossings per header (iterator step, array reads, one string each);
+//! a small request crossed it a few hundred times. Header lists travel as the text of
+//! `http::encode_header_lines`.
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+
+#[wasm_bindgen(inline_js = r#"
+function lines(headers) {
+  let text = "";
+  for (const [name, value] of headers) text += (text ? "\n" : "") + name + "\n" + value;
+  return text;
+}
+export function request_lines(request) {
+  const headers = lines(request.headers);
+  return request.method + "\n" + request.url + (headers ? "\n" + headers : "");
+}
+export function header_lines(headers) {
+  return lines(headers);
+}
+export function headers_from_lines(text) {
+  const headers = new Headers();
+  if (text) {
+    const parts = text.split("\n");
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      try {
+        headers.append(parts[i], parts[i + 1]);
+      } catch {
+        // A value the runtime refuses is left out, as a single append would be.
+      }
+    }
+  }
+  return headers;
+}
+export function new_response(status, text, body) {
+  // encodeBody "manual": the body goes out exactly as given (no compression by the runtime).
+  return new Response(body, { status, headers: headers_from_lines(text), encodeBody: "manual" });
+}
+"#)]
+extern "C" {
+    /// `METHOD\nURL` followed by the header lines, if any.
+    pub fn request_lines(request: &web_sys::Request) -> String;
+    /// A Headers object's lines.
+    pub fn header_lines(headers: &web_sys::Headers) -> String;
+    /// A Headers object from lines.
+    pub fn headers_from_lines(text: &str) -> web_sys::Headers;
+    /// A Response from a status, header lines and a body (null, a string or a ReadableStream).
+    #[wasm_bindgen(catch)]
+    pub fn new_response(status: u16, text: &str, body: &JsValue) -> Result<web_sys::Response, JsValue>;
+}
