@@ -34,6 +34,11 @@ export function headers_from_lines(text) {
   }
   return headers;
 }
+export function node_fetch(url, method, text, body) {
+  // encodeResponseBody "manual" (honoured only in fetch's own init): object bytes pass through
+  // as stored, never gunzipped by the runtime.
+  return fetch(url, { method, headers: headers_from_lines(text), body, encodeResponseBody: "manual" });
+}
 export function new_response(status, text, body) {
   // encodeBody "manual": the body goes out exactly as given (no compression by the runtime).
   return new Response(body, { status, headers: headers_from_lines(text), encodeBody: "manual" });
@@ -46,6 +51,9 @@ extern "C" {
     pub fn header_lines(headers: &web_sys::Headers) -> String;
     /// A Headers object from lines.
     pub fn headers_from_lines(text: &str) -> web_sys::Headers;
+    /// `fetch(url)` with a method, header lines and a body (null, bytes or a ReadableStream).
+    #[wasm_bindgen(catch)]
+    pub fn node_fetch(url: &str, method: &str, text: &str, body: &JsValue) -> Result<js_sys::Promise, JsValue>;
     /// A Response from a status, header lines and a body (null, a string or a ReadableStream).
     #[wasm_bindgen(catch)]
     pub fn new_response(status: u16, text: &str, body: &JsValue) -> Result<web_sys::Response, JsValue>;

@@ -1,15 +1,21 @@
 //! Runtime adapter: signed requests to a storage node through the worker's `fetch`. Bodies are JS
 //! values (streams or byte arrays) handed to fetch as they are, so untouched bytes never enter wasm.
+//! Object reads from a node configured with `"read_connections": "fresh"` go over a new
+//! connection each instead (`node_socket`), signed the same way and answered with the same kind
+//! of `Response`.
 
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestInit, Response};
+use web_sys::Response;
 
 use crate::auth::secret::SecretKey;
-use crate::http::{hex, uri_encode};
+use crate::http::{encode_header_lines, hex, uri_encode};
+use crate::js_glue::node_fetch;
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
+use crate::storage::http1::request_head;
 use crate::storage::node::{node_signing_path, NodeConfig};
+use crate::storage::node_socket;
 use crate::storage::signer::sign_node_request;
 
 /// Payload hash sent (and signed) when the gateway streams a body it has verified itself or that
@@ -67,6 +73,10 @@ pub fn encode_query(query: &[(String, String)]) -> String {
 fn node_unreachable(err: JsValue) -> S3Error {
     // The node's URL and keys stay out of the message; the JS error text goes to the log only.
     worker::console_error!("storage node request failed: {:?}", err);
+    unreachable_error()
+}
+
+fn unreachable_error() -> S3Error {
     S3Error::with_message(S3ErrorCode::ServiceUnavailable, "The storage node could not be reached. Please retry.")
 }
 
@@ -95,43 +105,52 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
         now,
     );
 
-    let headers = Headers::new().map_err(node_unreachable)?;
-    for (name, value) in request.headers.iter().chain(signed.iter()) {
-        headers.append(name, value).map_err(node_unreachable)?;
+    let has_body = !matches!(request.body, NodeBody::Empty);
+    if node.reads_fresh(request.method, &request.path, &request.query, has_body) {
+        return send_fresh(node, &request, &raw_query, &signed).await;
     }
-    let init = RequestInit::new();
-    init.set_method(request.method);
-    init.set_headers(&headers);
-    match &request.body {
-        NodeBody::Empty => {}
-        NodeBody::Bytes(bytes) => init.set_body(&Uint8Array::from(bytes.as_slice()).into()),
-        NodeBody::Stream(stream) => init.set_body(stream),
-    }
+
+    // One boundary crossing for the whole request (`js_glue`), and no Request object: fetch
+    // takes the URL and init as they are.
+    let header_text =
+        encode_header_lines(request.headers.iter().chain(signed.iter()).map(|(n, v)| (n.as_str(), v.as_str())));
+    let body = match &request.body {
+        NodeBody::Empty => JsValue::NULL,
+        NodeBody::Bytes(bytes) => Uint8Array::from(bytes.as_slice()).into(),
+        NodeBody::Stream(stream) => stream.clone(),
+    };
     let url = if raw_query.is_empty() {
         format!("{}{}", node.base_url(), request.path)
     } else {
         format!("{}{}?{}", node.base_url(), request.path, raw_query)
     };
-    let js_request = Request::new_with_str_and_init(&url, &init).map_err(node_unreachable)?;
-    // Object bytes pass through as stored: without `encodeResponseBody: "manual"` (honoured only
-    // in fetch's own init, not the Request's), the runtime would gunzip an object stored with
-    // Content-Encoding: gzip.
-    let fetch_init = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&fetch_init, &JsValue::from_str("encodeResponseBody"), &JsValue::from_str("manual"));
-    let promise = worker::js_sys::global().unchecked_into::<FetchGlobal>().fetch_with_request(&js_request, &fetch_init);
+    let promise = node_fetch(&url, request.method, &header_text, &body).map_err(node_unreachable)?;
     let response = JsFuture::from(promise).await.map_err(node_unreachable)?;
     Ok(response.into())
 }
 
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsCast;
-
-#[wasm_bindgen]
-extern "C" {
-    /// The worker's global scope, for `fetch`.
-    type FetchGlobal;
-    #[wasm_bindgen(method, js_name = fetch)]
-    fn fetch_with_request(this: &FetchGlobal, request: &Request, init: &js_sys::Object) -> js_sys::Promise;
+/// An object read over a new connection: the same signed headers, plus Host and
+/// `Connection: close`, written by hand.
+async fn send_fresh(
+    node: &NodeConfig,
+    request: &NodeRequest,
+    raw_query: &str,
+    signed: &[(String, String)],
+) -> S3Result<Response> {
+    let failed = |reason: String| {
+        // Only the reason: the request's headers carry the signature and the node's key id.
+        worker::console_error!("storage node read over a fresh connection failed: {reason}");
+        unreachable_error()
+    };
+    let target = node.socket_target().ok_or_else(|| failed("the node's endpoint names no host".to_string()))?;
+    let mut path = format!("{}{}", target.path_prefix, request.path);
+    if !raw_query.is_empty() {
+        path.push('?');
+        path.push_str(raw_query);
+    }
+    let headers: Vec<(String, String)> = request.headers.iter().chain(signed.iter()).cloned().collect();
+    let head = request_head(request.method, &path, node.host(), &headers).map_err(|e| failed(e.to_string()))?;
+    node_socket::send(&target, head).await.map_err(|e| failed(e.0))
 }
 
 /// Read a whole small response body (XML documents, bucket records) as text.

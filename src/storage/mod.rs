@@ -1,6 +1,8 @@
 //! Talking to storage nodes.
 pub mod node;
 pub mod node_error;
+#[cfg(target_arch = "wasm32")]
+pub mod node_socket;
 pub mod verify;
 
 pub mod checksum;
@@ -11,6 +13,7 @@ pub mod client;
 #[cfg(target_arch = "wasm32")]
 pub mod digest;
 pub mod format;
+pub mod http1;
 #[cfg(target_arch = "wasm32")]
 pub mod record_stream;
 pub mod signer;

@@ -20,6 +20,52 @@ pub struct NodeConfig {
     /// Longest backend key the node stores, in bytes (S3: 1024; Garage on LMDB: 471).
     #[serde(default = "default_max_key_bytes")]
     pub max_key_bytes: usize,
+    /// How object reads reach the node: `"pooled"` (default, the runtime's `fetch` and its kept-
+    /// alive connections) or `"fresh"` (a new TCP connection per read; see `ReadConnections`).
+    #[serde(default)]
+    pub read_connections: ReadConnections,
+}
+
+/// How object reads (GETs without a body, `is_object_read`) reach a node.
+///
+/// `Fresh` opens a new connection per read (`cloudflare:sockets`, HTTP/1.1 written by hand,
+/// `Connection: close`). It exists for nodes that write a response's head and body in two writes
+/// without TCP_NODELAY, such as Garage: on a kept-alive connection the receiver's delayed ACK and
+/// the node's Nagle algorithm then hold every small body ~40 ms, while a new connection starts in
+/// quick-ACK mode. Each read pays a TCP handshake (and TLS, for https), so it suits nodes close to
+/// the worker. Every other request (HEAD, writes, listings, multipart) still uses `fetch`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadConnections {
+    #[default]
+    Pooled,
+    Fresh,
+}
+
+/// Query parameters an object read may carry (besides S3's `response-*` overrides).
+const OBJECT_READ_QUERY: &[&str] = &["partNumber", "versionId"];
+
+/// Whether a node request is an object read: a GET without a body of an object path (a key inside
+/// the bucket, not the bucket itself), with no query but a part number, version or response
+/// header overrides. Listings (`/bucket?list-type=2`) and multipart listings (`?uploadId=`) are not.
+pub fn is_object_read(method: &str, path: &str, query: &[(String, String)], has_body: bool) -> bool {
+    let in_bucket = path
+        .strip_prefix('/')
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(bucket, key)| !bucket.is_empty() && !key.is_empty());
+    method == "GET"
+        && !has_body
+        && in_bucket
+        && query.iter().all(|(name, _)| OBJECT_READ_QUERY.contains(&name.as_str()) || name.starts_with("response-"))
+}
+
+/// Where a fresh connection to a node goes: `host:port` (the scheme's port unless one is given),
+/// whether it is TLS, and the endpoint's own path prefix (usually empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketTarget {
+    pub address: String,
+    pub tls: bool,
+    pub path_prefix: String,
 }
 
 fn default_region() -> String {
@@ -38,6 +84,7 @@ impl std::fmt::Debug for NodeConfig {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
             .field("max_key_bytes", &self.max_key_bytes)
+            .field("read_connections", &self.read_connections)
             .finish()
     }
 }
@@ -66,6 +113,36 @@ impl NodeConfig {
     /// The endpoint without a trailing slash.
     pub fn base_url(&self) -> &str {
         self.endpoint.trim_end_matches('/')
+    }
+
+    /// Whether this request goes over a fresh connection (`ReadConnections::Fresh`).
+    pub fn reads_fresh(&self, method: &str, path: &str, query: &[(String, String)], has_body: bool) -> bool {
+        self.read_connections == ReadConnections::Fresh && is_object_read(method, path, query, has_body)
+    }
+
+    /// Where a fresh connection to this node goes. None for an endpoint that names no host.
+    pub fn socket_target(&self) -> Option<SocketTarget> {
+        let base = self.base_url();
+        let (tls, rest) = if let Some(rest) = base.strip_prefix("https://") {
+            (true, rest)
+        } else {
+            (false, base.strip_prefix("http://")?)
+        };
+        let (authority, path_prefix) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
+        // userinfo is not part of the address (nor sent: the node's keys sign the request).
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+        let has_port = match host_port.rfind(':') {
+            // "[::1]" has colons but no port; "[::1]:9000" and "host:9000" have one.
+            Some(colon) => !host_port[colon..].contains(']'),
+            None => false,
+        };
+        let host = if has_port { &host_port[..host_port.rfind(':')?] } else { host_port };
+        if host.is_empty() || host == "[]" {
+            return None;
+        }
+        let address =
+            if has_port { host_port.to_string() } else { format!("{host_port}:{}", if tls { 443 } else { 80 }) };
+        Some(SocketTarget { address, tls, path_prefix: path_prefix.to_string() })
     }
 }
 
@@ -207,6 +284,67 @@ mod tests {
             Nodes::parse(r#"{"x": {"endpoint": "ftp://h", "access_key_id": "a", "secret_access_key": "b"}}"#).is_err()
         );
         assert!(Nodes::parse("not json").is_err());
+    }
+
+    fn node(endpoint: &str, extra: &str) -> NodeConfig {
+        let json =
+            format!(r#"{{"n": {{"endpoint": "{endpoint}", "access_key_id": "a", "secret_access_key": "s"{extra}}}}}"#);
+        Nodes::parse(&json).unwrap().0.remove("n").unwrap()
+    }
+
+    #[test]
+    fn read_connections_default_to_pooled_and_only_name_known_modes() {
+        assert_eq!(node("http://h", "").read_connections, ReadConnections::Pooled);
+        assert_eq!(node("http://h", r#", "read_connections": "pooled""#).read_connections, ReadConnections::Pooled);
+        let fresh = node("http://h", r#", "read_connections": "fresh""#);
+        assert_eq!(fresh.read_connections, ReadConnections::Fresh);
+        assert!(format!("{fresh:?}").contains("Fresh"));
+        for bad in [r#""Fresh""#, r#""new""#, "true", "1"] {
+            let json = format!(
+                r#"{{"n": {{"endpoint": "http://h", "access_key_id": "a", "secret_access_key": "s", "read_connections": {bad}}}}}"#
+            );
+            assert!(Nodes::parse(&json).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_object_reads_of_fresh_nodes_take_fresh_connections() {
+        let q = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert!(is_object_read("GET", "/dev/b/key", &[], false));
+        assert!(is_object_read("GET", "/dev/b%2F..", &[], false));
+        assert!(is_object_read("GET", "/dev/.portico/bucket-config/b", &[], false));
+        assert!(is_object_read("GET", "/dev/b/k", &q(&[("partNumber", "2")]), false));
+        assert!(is_object_read("GET", "/dev/b/k", &q(&[("response-content-type", "x/y")]), false));
+        assert!(!is_object_read("HEAD", "/dev/b/k", &[], false));
+        assert!(!is_object_read("PUT", "/dev/b/k", &[], true));
+        assert!(!is_object_read("GET", "/dev/b/k", &[], true));
+        assert!(!is_object_read("GET", "/dev", &q(&[("list-type", "2")]), false));
+        assert!(!is_object_read("GET", "/dev/", &[], false));
+        assert!(!is_object_read("GET", "/dev/b/k", &q(&[("uploadId", "u")]), false));
+        assert!(!is_object_read("GET", "/dev/b/k", &q(&[("acl", "")]), false));
+        assert!(!is_object_read("GET", "//k", &[], false));
+        let fresh = node("http://h", r#", "read_connections": "fresh""#);
+        assert!(fresh.reads_fresh("GET", "/dev/b/k", &[], false));
+        assert!(!fresh.reads_fresh("HEAD", "/dev/b/k", &[], false));
+        assert!(!node("http://h", "").reads_fresh("GET", "/dev/b/k", &[], false));
+    }
+
+    #[test]
+    fn socket_targets_carry_the_schemes_port_unless_one_is_given() {
+        let target = |endpoint: &str| node(endpoint, "").socket_target();
+        let t = |address: &str, tls: bool, path_prefix: &str| {
+            Some(SocketTarget { address: address.to_string(), tls, path_prefix: path_prefix.to_string() })
+        };
+        assert_eq!(target("http://127.0.0.1:3900"), t("127.0.0.1:3900", false, ""));
+        assert_eq!(target("http://127.0.0.1:3900/"), t("127.0.0.1:3900", false, ""));
+        assert_eq!(target("https://s3.example.net"), t("s3.example.net:443", true, ""));
+        assert_eq!(target("http://s3.example.net"), t("s3.example.net:80", false, ""));
+        assert_eq!(target("https://s3.example.net:8443/prefix/"), t("s3.example.net:8443", true, "/prefix"));
+        assert_eq!(target("http://[::1]"), t("[::1]:80", false, ""));
+        assert_eq!(target("http://[::1]:3900"), t("[::1]:3900", false, ""));
+        assert_eq!(target("http://user@host:81"), t("host:81", false, ""));
+        assert_eq!(target("http://"), None);
+        assert_eq!(target("http://:80"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -58,12 +59,42 @@ def restrict(grant: str, *flags: str) -> str:
     return portico("grant", "restrict", grant, *flags)
 
 
+def _reserved_port() -> socket.socket:
+    """A loopback port held for the session: bound, so nothing else gets it, and refusing
+    connections until someone listens on it."""
+    reserved = socket.socket()
+    reserved.bind(("127.0.0.1", 0))
+    return reserved
+
+
+# Node entries that are not Garage itself (test_node_reads.py): nothing ever listens on the first;
+# on the second, that module serves a scripted node (a forwarder to Garage, or canned answers).
+CLOSED_NODE = _reserved_port()
+SCRIPTED_NODE = _reserved_port()
+CLOSED_NODE_PORT = CLOSED_NODE.getsockname()[1]
+SCRIPTED_NODE_PORT = SCRIPTED_NODE.getsockname()[1]
+
+
+def node_entries(garage) -> dict:
+    """The operator's nodes for the session. "local", which every project of the suite uses, reads
+    objects over fresh connections (as `make dev` does), so all the suite's reads take that path;
+    "pooled" is the same Garage read through fetch's pool, for comparisons."""
+    local = garage.node_json(read_connections="fresh")
+    return {
+        "local": local,
+        "pooled": garage.node_json(read_connections="pooled"),
+        "refused": {**local, "endpoint": f"http://127.0.0.1:{CLOSED_NODE_PORT}"},
+        "refused-pooled": {**local, "endpoint": f"http://127.0.0.1:{CLOSED_NODE_PORT}", "read_connections": "pooled"},
+        "scripted": {**local, "endpoint": f"http://127.0.0.1:{SCRIPTED_NODE_PORT}"},
+    }
+
+
 @pytest.fixture(scope="session")
 def gateway(garage, workdir):
     stack.portico_cli()  # build the CLI now, not inside a test's time window
     worker = stack.Worker(
         bindings={
-            "PORTICO_NODES": json.dumps({"local": garage.node_json()}),
+            "PORTICO_NODES": json.dumps(node_entries(garage)),
             "PORTICO_BASE_DOMAINS": "s3.localhost",
             "PORTICO_REGION": REGION,
             **OPERATOR,

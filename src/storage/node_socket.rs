@@ -1,0 +1,284 @@
+//! Runtime adapter: one object read over a fresh TCP connection (`cloudflare:sockets`), for nodes
+//! configured with `"read_connections": "fresh"` (`node::ReadConnections`). The request head is
+//! written by hand (`http1::request_head`); the answer becomes a `web_sys::Response` built from the
+//! parsed status, headers and a body stream, so callers cannot tell it from a `fetch` answer.
+//!
+//! Body bytes stay out of wasm where nothing needs them: a Content-Length body is a
+//! `FixedLengthStream` fed with the bytes that came with the head, then by the socket's own
+//! readable through a native `pipeTo`. Only the head (at most `MAX_HEAD_BYTES` of the first
+//! pieces) and chunked bodies (node error documents) are read in wasm. The connection is closed
+//! when the body has been passed on, when the client stops reading, or on any failure. A piped
+//! body is passed on when the node ends the connection, as `Connection: close` obliges it to
+//! (Garage does at once); a node that kept it open would hold the socket until the runtime ends
+//! the request, though the client's body, delimited by its length, completes regardless.
+
+use std::future::Future;
+
+use js_sys::{Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{
+    Headers, ReadableStream, ReadableStreamDefaultReader, Response, ResponseInit, WritableStreamDefaultWriter,
+};
+use worker::worker_sys::{connect, FixedLengthStream, Socket};
+
+use crate::storage::http1::{BodyFraming, ChunkedDecoder, HeadReader, Http1Error};
+use crate::storage::node::SocketTarget;
+
+#[wasm_bindgen]
+extern "C" {
+    /// workerd's byte-oriented pass-through stream (the readable side supports BYOB reads, which
+    /// the decrypting reader prefers).
+    #[wasm_bindgen(extends = web_sys::TransformStream)]
+    type IdentityTransformStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> Result<IdentityTransformStream, JsValue>;
+}
+
+/// Why a fresh read failed: text for the log. It never holds the request (its headers carry the
+/// node's access key id and signature) nor the node's address.
+#[derive(Debug)]
+pub struct SocketError(pub String);
+
+impl SocketError {
+    fn js(context: &str) -> impl Fn(JsValue) -> SocketError + '_ {
+        move |err| {
+            let text = err
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .or_else(|| err.as_string())
+                .unwrap_or_else(|| "unknown error".to_string());
+            SocketError(format!("{context}: {text}"))
+        }
+    }
+}
+
+impl From<Http1Error> for SocketError {
+    fn from(err: Http1Error) -> Self {
+        SocketError(format!("the node's answer is not valid HTTP/1.1: {err}"))
+    }
+}
+
+/// Response headers about the connection or the transfer, not the content: the `Response` built
+/// here carries its body already delimited.
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+
+/// Closes the socket when dropped, unless handed on: a read abandoned at any point (an error, or
+/// the client going away while the head is awaited) leaves no connection open.
+struct Connection(Option<Socket>);
+
+impl Connection {
+    fn socket(&self) -> &Socket {
+        self.0.as_ref().expect("the socket is held until handed on")
+    }
+
+    /// The socket, no longer closed on drop: whoever takes it closes it.
+    fn hand_on(mut self) -> Socket {
+        self.0.take().expect("the socket is held until handed on")
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(socket) = self.0.take() {
+            close(&socket);
+        }
+    }
+}
+
+fn close(socket: &Socket) {
+    if let Ok(closing) = socket.close() {
+        settle_quietly(closing);
+    }
+}
+
+/// Let a promise settle with nobody to tell: its rejection is handled, not reported as uncaught.
+fn settle_quietly(promise: Promise) {
+    let settling = JsFuture::from(promise);
+    spawn_local(async move {
+        let _ = settling.await;
+    });
+}
+
+/// Send `head` (a complete request head without a body) to the node at `target` over a new
+/// connection and return its answer.
+pub async fn send(target: &SocketTarget, head: Vec<u8>) -> Result<Response, SocketError> {
+    let options = Object::new();
+    let secure = if target.tls { "on" } else { "off" };
+    let _ = Reflect::set(&options, &JsValue::from_str("secureTransport"), &JsValue::from_str(secure));
+    let _ = Reflect::set(&options, &JsValue::from_str("allowHalfOpen"), &JsValue::FALSE);
+    let socket = connect(JsValue::from_str(&target.address), options.into())
+        .map_err(SocketError::js("opening a connection to the node"))?;
+    // A refused connection rejects these too; they are not the place it is reported.
+    for promise in [socket.opened(), socket.closed()].into_iter().flatten() {
+        settle_quietly(promise);
+    }
+    let connection = Connection(Some(socket));
+
+    // The request. The writable side stays open: a node may drop a connection whose client
+    // half-closed it before the answer is written.
+    let writable = connection.socket().writable().map_err(SocketError::js("the connection"))?;
+    let writer = writable.get_writer().map_err(SocketError::js("the connection"))?;
+    JsFuture::from(writer.write_with_chunk(&Uint8Array::from(head.as_slice())))
+        .await
+        .map_err(SocketError::js("sending the request"))?;
+    writer.release_lock();
+
+    // The answer's head, and whatever part of the body came with it.
+    let readable = connection.socket().readable().map_err(SocketError::js("the connection"))?;
+    let reader: ReadableStreamDefaultReader = readable.get_reader().unchecked_into();
+    let mut parser = HeadReader::new();
+    let (head, leftover) = loop {
+        let Some(piece) = read(&reader).await.map_err(SocketError::js("reading the answer"))? else {
+            return Err(SocketError("the node closed the connection before answering".to_string()));
+        };
+        let looked_at = piece.length().min(u32::try_from(parser.wanted()).unwrap_or(u32::MAX));
+        if let Some((head, start)) = parser.push(&piece.subarray(0, looked_at).to_vec())? {
+            let start = u32::try_from(start).map_err(|_| Http1Error::HeadTooLarge)?;
+            break (head, piece.subarray(start, piece.length()));
+        }
+    };
+    if !(200..=599).contains(&head.status) {
+        return Err(SocketError(format!("the node answered with status {}", head.status)));
+    }
+    let headers = Headers::new().map_err(SocketError::js("the answer's headers"))?;
+    for (name, value) in &head.headers {
+        if !HOP_BY_HOP.contains(&name.to_ascii_lowercase().as_str()) {
+            headers.append(name, value).map_err(SocketError::js("the answer's headers"))?;
+        }
+    }
+    let init = ResponseInit::new();
+    init.set_status(head.status);
+    init.set_headers(&headers);
+    // As with fetch's `encodeResponseBody: "manual"`: the bytes are the object's, as stored.
+    let _ = Reflect::set(&init, &JsValue::from_str("encodeBody"), &JsValue::from_str("manual"));
+    let built = |body: Option<&ReadableStream>| {
+        Response::new_with_opt_readable_stream_and_init(body, &init).map_err(SocketError::js("building the response"))
+    };
+
+    let framing = if head.is_null_body_status() { BodyFraming::None } else { head.body_framing("GET")? };
+    match framing {
+        // `connection` closes the socket when dropped.
+        BodyFraming::None => built(None),
+        BodyFraming::Length(length) if u64::from(leftover.length()) >= length => {
+            // Everything came with the head (small objects, error documents).
+            let body = leftover.subarray(0, length as u32);
+            Response::new_with_opt_buffer_source_and_init(Some(&body), &init)
+                .map_err(SocketError::js("building the response"))
+        }
+        BodyFraming::Length(length) => {
+            let fixed = if length < u64::from(u32::MAX) {
+                FixedLengthStream::new(length as u32)
+            } else {
+                FixedLengthStream::new_big_int(js_sys::BigInt::from(length))
+            }
+            .map_err(SocketError::js("the body stream"))?;
+            reader.release_lock();
+            let response = built(Some(&fixed.readable()))?;
+            // The rest runs while the client reads. A connection that ends short closes the
+            // fixed-length stream early, which errors the client's body: never a short success.
+            let socket = connection.hand_on();
+            spawn_local(async move {
+                let _ = pass_through(&readable, leftover, &fixed.writable()).await;
+                close(&socket);
+            });
+            Ok(response)
+        }
+        BodyFraming::UntilClose => {
+            let stream = IdentityTransformStream::new().map_err(SocketError::js("the body stream"))?;
+            reader.release_lock();
+            let response = built(Some(&stream.readable()))?;
+            let socket = connection.hand_on();
+            spawn_local(async move {
+                let _ = pass_through(&readable, leftover, &stream.writable()).await;
+                close(&socket);
+            });
+            Ok(response)
+        }
+        BodyFraming::Chunked => {
+            let stream = IdentityTransformStream::new().map_err(SocketError::js("the body stream"))?;
+            let writer = stream.writable().get_writer().map_err(SocketError::js("the body stream"))?;
+            let response = built(Some(&stream.readable()))?;
+            let socket = connection.hand_on();
+            spawn_local(async move {
+                if let Err(err) = decode_chunked(&reader, leftover, &writer).await {
+                    worker::console_error!("storage node read: {}", err.0);
+                    let _ = writer.abort_with_reason(&JsValue::from_str(&err.0));
+                }
+                let _ = reader.cancel();
+                close(&socket);
+            });
+            Ok(response)
+        }
+    }
+}
+
+/// The next piece from the socket, or None at its end.
+async fn read(reader: &ReadableStreamDefaultReader) -> Result<Option<Uint8Array>, JsValue> {
+    let result = JsFuture::from(reader.read()).await?;
+    if Reflect::get(&result, &JsValue::from_str("done"))?.as_bool().unwrap_or(true) {
+        return Ok(None);
+    }
+    let value = Reflect::get(&result, &JsValue::from_str("value"))?;
+    Ok(Some(value.dyn_into::<Uint8Array>().unwrap_or_else(|_| Uint8Array::new_with_length(0))))
+}
+
+/// Write `first` into `destination`, then pipe the rest of `source` natively. The write resolves
+/// only once the client has read it, so this runs after the response has been handed back.
+fn pass_through(
+    source: &ReadableStream,
+    first: Uint8Array,
+    destination: &web_sys::WritableStream,
+) -> impl Future<Output = Result<(), JsValue>> {
+    let source = source.clone();
+    let destination = destination.clone();
+    async move {
+        if first.length() > 0 {
+            let writer = destination.get_writer()?;
+            let written = JsFuture::from(writer.write_with_chunk(&first)).await;
+            writer.release_lock();
+            if let Err(err) = written {
+                // The client went away: stop the node's side too.
+                let _ = source.cancel();
+                return Err(err);
+            }
+        }
+        JsFuture::from(source.pipe_to(&destination)).await.map(|_| ())
+    }
+}
+
+/// Decode a chunked body from the socket into `writer`, one write per piece read.
+async fn decode_chunked(
+    reader: &ReadableStreamDefaultReader,
+    first: Uint8Array,
+    writer: &WritableStreamDefaultWriter,
+) -> Result<(), SocketError> {
+    let mut decoder = ChunkedDecoder::new();
+    let mut decoded = Vec::new();
+    let mut piece = Some(first);
+    loop {
+        if let Some(piece) = piece.take() {
+            decoded.clear();
+            decoder.decode(&piece.to_vec(), &mut decoded)?;
+            if !decoded.is_empty() {
+                JsFuture::from(writer.write_with_chunk(&Uint8Array::from(decoded.as_slice())))
+                    .await
+                    .map_err(SocketError::js("passing the body on"))?;
+            }
+        }
+        if decoder.is_done() {
+            break;
+        }
+        match read(reader).await.map_err(SocketError::js("reading the body"))? {
+            Some(next) => piece = Some(next),
+            None => {
+                decoder.finish()?;
+                break;
+            }
+        }
+    }
+    JsFuture::from(writer.close()).await.map_err(SocketError::js("closing the body"))?;
+    Ok(())
+}
