@@ -43,7 +43,10 @@ def main() -> int:
     try:
         garage = b.garage = stack.Garage(work / "garage").start()
         b.bindings = {
-            "PORTICO_NODES": '{"local": %s}' % __import__("json").dumps(garage.node_json()),
+            # FRESH=1: the node's object reads over a new connection each (README, "Storage nodes").
+            "PORTICO_NODES": '{"local": %s}' % __import__("json").dumps(
+                garage.node_json(read_connections="fresh" if os.environ.get("FRESH") == "1" else None)
+            ),
             "PORTICO_BASE_DOMAINS": "s3.localhost",
             "PORTICO_REGION": stack.REGION,
             **b.operator,
