@@ -3,7 +3,7 @@
 
     python scripts/profile_worker.py WORKLOAD [SECONDS] [CONCURRENCY]
 
-WORKLOAD: get-small, head-small, put-small, list-small, get-large, put-large, put-large-signed;
+WORKLOAD: get-small, head-small, put-small, list-small, get-large, put-large, put-large-signed, mpu-large;
 append `-enc` for an encrypted project (get-large-enc). Starts a Garage node and the built worker
 (scripts/bench_serve.mjs with Miniflare's inspector), runs the load for SECONDS (default 8) while
 scripts/cpu_profile.mjs records a V8 CPU profile, then prints the heaviest functions and the
@@ -85,15 +85,17 @@ def main() -> int:
                 cwd=ROOT,
             )
             time.sleep(0.5)
-        cpu0 = bench.proc_cpu(pid)
+        cpu0, garage_cpu0 = bench.proc_cpu(pid), bench.proc_cpu(garage.process.pid)
         t0 = time.perf_counter()
         done = load(seconds - 1.0)
         elapsed = time.perf_counter() - t0
         cpu = bench.proc_cpu(pid) - cpu0
+        garage_cpu = bench.proc_cpu(garage.process.pid) - garage_cpu0
         if profiler:
             profiler.wait(timeout=120)
         print(f"\n{workload}, concurrency {concurrency}: {done:.1f} {unit} in {elapsed:.1f}s ({done / elapsed:.1f}/s); "
-              f"workerd CPU {1000 * cpu / max(done, 1e-9):.3f} ms per {unit.rstrip('s')}; profile in {out}")
+              f"workerd CPU {1000 * cpu / max(done, 1e-9):.3f} ms per {unit.rstrip('s')}, Garage "
+              f"{1000 * garage_cpu / max(done, 1e-9):.3f}; profile in {out}")
         return 0
     finally:
         for thing in (worker, garage):
@@ -146,6 +148,19 @@ def make_load(b: bench.Bench, target: bc.Target, kind: str, seconds: float, conc
 
         return run, "requests"
     size = 64 * MiB
+    if kind == "mpu-large":
+        # Multipart uploads as make bench runs them: 16 MiB parts, four at a time.
+        def run_mpu(duration: float) -> float:
+            end = time.perf_counter() + duration
+            moved = 0.0
+            while time.perf_counter() < end:
+                # A new tag each time: Garage deduplicates identical blocks.
+                parts = bc.part_bodies(b.base, size, 16 * MiB, os.urandom(6))
+                bc.multipart_put(target, "large/mpu", parts, 4)
+                moved += size / MiB
+            return moved
+
+        return run_mpu, "MiBs"
     signed = kind == "put-large-signed"
     if kind.startswith("get"):
         b.put_single(target, "large/object", size, "profile")
@@ -157,7 +172,7 @@ def make_load(b: bench.Bench, target: bc.Target, kind: str, seconds: float, conc
             if kind.startswith("get"):
                 b.get_full(target, "large/object", size)
             else:
-                b.put_single(target, "large/put", size, "profile", signed=signed)
+                b.put_single(target, "large/put", size, os.urandom(6).hex(), signed=signed)
             moved += size / MiB
         return moved
 
