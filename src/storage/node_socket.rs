@@ -18,11 +18,11 @@ use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{
-    Headers, ReadableStream, ReadableStreamDefaultReader, Response, ResponseInit, WritableStreamDefaultWriter,
-};
+use web_sys::{ReadableStream, ReadableStreamDefaultReader, Response, ResponseInit, WritableStreamDefaultWriter};
 use worker::worker_sys::{connect, FixedLengthStream, Socket};
 
+use crate::http::encode_header_lines;
+use crate::js_glue::headers_from_lines;
 use crate::storage::http1::{BodyFraming, ChunkedDecoder, HeadReader, Http1Error};
 use crate::storage::node::SocketTarget;
 
@@ -143,12 +143,9 @@ pub async fn send(target: &SocketTarget, head: Vec<u8>) -> Result<Response, Sock
     if !(200..=599).contains(&head.status) {
         return Err(SocketError(format!("the node answered with status {}", head.status)));
     }
-    let headers = Headers::new().map_err(SocketError::js("the answer's headers"))?;
-    for (name, value) in &head.headers {
-        if !HOP_BY_HOP.contains(&name.to_ascii_lowercase().as_str()) {
-            headers.append(name, value).map_err(SocketError::js("the answer's headers"))?;
-        }
-    }
+    // One boundary crossing for the whole header list (`js_glue`).
+    let kept = head.headers.iter().filter(|(name, _)| !HOP_BY_HOP.contains(&name.to_ascii_lowercase().as_str()));
+    let headers = headers_from_lines(&encode_header_lines(kept.map(|(n, v)| (n.as_str(), v.as_str()))));
     let init = ResponseInit::new();
     init.set_status(head.status);
     init.set_headers(&headers);
