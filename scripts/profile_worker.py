@@ -106,40 +106,30 @@ def main() -> int:
 def make_load(b: bench.Bench, target: bc.Target, kind: str, seconds: float, concurrency: int, probe: bool = False):
     """A function running the load for a given time and returning (amount done), and its unit.
     `probe`: through the JS pass-through worker to `target` (a node)."""
-    if kind.endswith("-small") and probe:
-        op = kind.removesuffix("-small").upper()
-        body = b.seed_small(target, "small/", 4096, 64)
-        keys = [f"small/obj-{i:03d}" for i in range(64)]
-        requests = {
-            "GET": [(b.probe_head(target, "GET", k), None, False) for k in keys],
-            "HEAD": [(b.probe_head(target, "HEAD", k), None, True) for k in keys],
-            "PUT": [(b.probe_head(target, "PUT", f"small-put/{i}", 4096), body, False) for i in range(64)],
-            "LIST": [(b.probe_head(target, "GET", None, query={"list-type": "2", "prefix": target.prefix + "small/"}), None, False)],
-        }[op]
-
-        def run_probe(duration: float) -> float:
-            cell = bc.run_closed_loop(b.probe, requests, concurrency, duration, 0.0, quickack=True)
-            if cell.errors:
-                print("errors:", cell.errors, cell.first_error[:300])
-            if duration > 1.5:
-                print("latency:", {k: v for k, v in bench.summarize(cell.latencies).items() if k in ("p50_ms", "p99_ms")})
-            return len(cell.latencies)
-
-        return run_probe, "requests"
     if kind.endswith("-small"):
         op = kind.removesuffix("-small").upper()
         body = b.seed_small(target, "small/", 4096, 64)
         digest = bc.s3http.sha256_hex(body)
         keys = [f"small/obj-{i:03d}" for i in range(64)]
-        requests = {
-            "GET": [(target.sign("GET", k), None, False) for k in keys],
-            "HEAD": [(target.sign("HEAD", k), None, True) for k in keys],
-            "PUT": [(target.sign("PUT", f"small-put/{i}", payload_hash=digest, content_length=4096), body, False) for i in range(64)],
-            "LIST": [(target.sign("GET", None, {"list-type": "2", "prefix": "small/"}), None, False)],
-        }[op]
+        if probe:
+            address = b.probe
+            requests = {
+                "GET": [(b.probe_head(target, "GET", k), None, False) for k in keys],
+                "HEAD": [(b.probe_head(target, "HEAD", k), None, True) for k in keys],
+                "PUT": [(b.probe_head(target, "PUT", f"small-put/{i}", 4096), body, False) for i in range(64)],
+                "LIST": [(b.probe_head(target, "GET", None, query={"list-type": "2", "prefix": target.prefix + "small/"}), None, False)],
+            }[op]
+        else:
+            address = target.address
+            requests = {
+                "GET": [(target.sign("GET", k), None, False) for k in keys],
+                "HEAD": [(target.sign("HEAD", k), None, True) for k in keys],
+                "PUT": [(target.sign("PUT", f"small-put/{i}", payload_hash=digest, content_length=4096), body, False) for i in range(64)],
+                "LIST": [(target.sign("GET", None, {"list-type": "2", "prefix": "small/"}), None, False)],
+            }[op]
 
         def run(duration: float) -> float:
-            cell = bc.run_closed_loop(target.address, requests, concurrency, duration, 0.0, quickack=True)
+            cell = bc.run_closed_loop(address, requests, concurrency, duration, 0.0, quickack=True)
             if cell.errors:
                 print("errors:", cell.errors, cell.first_error[:300])
             if duration > 1.5:
