@@ -7,6 +7,9 @@
 //! covered ([`PayloadHash`]). Chunk signatures of aws-chunked bodies are checked elsewhere; here
 //! they are only recognised and given the context they chain from.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
@@ -329,8 +332,49 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// How many derived signing keys an isolate keeps. Every signed request needs one for its caller
+/// and one for the node it reaches; deriving one costs four HMACs (about 16 SHA-256 blocks in
+/// wasm), looking one up a single hash of its inputs.
+const SIGNING_KEY_MEMO_ENTRIES: usize = 512;
+
+thread_local! {
+    /// Derived keys by a digest of (secret, date, region, service). A key is only reachable by
+    /// whoever holds its secret, so the memo changes nothing about revocation: a revoked
+    /// credential's secret is never handed to the verifier. Emptied when full (keys are wiped on
+    /// drop); a day's keys go stale on their own, as the date is part of the digest.
+    static SIGNING_KEYS: RefCell<HashMap<[u8; 32], SigningKey>> = RefCell::new(HashMap::new());
+}
+
 /// The signing key: HMAC chain of `"AWS4" + secret` over date, region, service, "aws4_request".
+/// Derived once per isolate and day for each secret, region and service.
 pub fn signing_key(secret: &SecretKey, yyyymmdd: &str, region: &str, service: &str) -> SigningKey {
+    let inputs = signing_key_inputs_digest(secret, yyyymmdd, region, service);
+    if let Some(key) = SIGNING_KEYS.with(|memo| memo.borrow().get(&inputs).cloned()) {
+        return key;
+    }
+    let key = derive_signing_key(secret, yyyymmdd, region, service);
+    SIGNING_KEYS.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if memo.len() >= SIGNING_KEY_MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert(inputs, key.clone());
+    });
+    key
+}
+
+/// A one-way, unambiguous (length-prefixed) digest of a signing key's inputs: the memo's index,
+/// which reveals nothing about the secret.
+fn signing_key_inputs_digest(secret: &SecretKey, yyyymmdd: &str, region: &str, service: &str) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    for field in [secret.expose_secret(), yyyymmdd, region, service] {
+        digest.update((field.len() as u64).to_be_bytes());
+        digest.update(field.as_bytes());
+    }
+    digest.finalize().into()
+}
+
+fn derive_signing_key(secret: &SecretKey, yyyymmdd: &str, region: &str, service: &str) -> SigningKey {
     let mut initial_key = [b"AWS4".as_slice(), secret.expose_secret().as_bytes()].concat();
     let mut date_key = hmac_sha256(&initial_key, yyyymmdd.as_bytes());
     wipe(&mut initial_key);
@@ -956,6 +1000,43 @@ mod tests {
             chunks.signing_key.as_bytes(),
             signing_key(&docs_secret(), "20130524", "us-east-1", "s3").as_bytes()
         );
+    }
+
+    #[test]
+    fn remembered_signing_keys_are_the_derived_ones_and_the_memo_stays_bounded() {
+        let secret = docs_secret();
+        let derived = derive_signing_key(&secret, "20130524", "us-east-1", "s3");
+        // First call derives and remembers, the second answers from the memo: both the same key.
+        for _ in 0..2 {
+            assert_eq!(signing_key(&secret, "20130524", "us-east-1", "s3").as_bytes(), derived.as_bytes());
+        }
+        // Every input is part of the memo's index: no other secret, day, region or service is
+        // answered with this key, including inputs that concatenate to the same bytes.
+        let others = [
+            derive_signing_key(&SecretKey::from("other secret"), "20130524", "us-east-1", "s3"),
+            derive_signing_key(&secret, "20130525", "us-east-1", "s3"),
+            derive_signing_key(&secret, "20130524", "eu-west-1", "s3"),
+            derive_signing_key(&secret, "20130524", "us-east-1", "s3-object-lambda"),
+        ];
+        for other in &others {
+            assert_ne!(other.as_bytes(), derived.as_bytes());
+        }
+        assert_eq!(
+            signing_key(&SecretKey::from("other secret"), "20130524", "us-east-1", "s3").as_bytes(),
+            others[0].as_bytes()
+        );
+        assert_eq!(signing_key(&secret, "20130525", "us-east-1", "s3").as_bytes(), others[1].as_bytes());
+        assert_ne!(
+            signing_key_inputs_digest(&SecretKey::from("ab"), "c", "r", "s"),
+            signing_key_inputs_digest(&SecretKey::from("a"), "bc", "r", "s")
+        );
+        // Many secrets later the memo is still bounded, and still right.
+        for n in 0..2 * SIGNING_KEY_MEMO_ENTRIES {
+            let secret = SecretKey::from(format!("secret {n}"));
+            signing_key(&secret, "20130524", "us-east-1", "s3");
+        }
+        assert!(SIGNING_KEYS.with(|memo| memo.borrow().len()) <= SIGNING_KEY_MEMO_ENTRIES);
+        assert_eq!(signing_key(&secret, "20130524", "us-east-1", "s3").as_bytes(), derived.as_bytes());
     }
 
     #[test]
