@@ -46,6 +46,16 @@ fn parse_position(text: &str) -> Option<Option<u64>> {
 }
 
 impl ByteRangeSpec {
+    /// The most bytes this range can select, whatever the object's size; `None` for `first-`,
+    /// which reaches the object's end.
+    pub fn length_at_most(self) -> Option<u64> {
+        match self {
+            ByteRangeSpec::Bounded { first, last } => Some((last - first).saturating_add(1)),
+            ByteRangeSpec::Suffix { length } => Some(length),
+            ByteRangeSpec::From { .. } => None,
+        }
+    }
+
     /// The inclusive `(start, end)` to serve from an object of `size` bytes, `None` for the whole
     /// object with 200, or `InvalidRange`.
     ///
@@ -92,6 +102,16 @@ mod tests {
 
     fn bounded(first: u64, last: u64) -> Option<ByteRangeSpec> {
         Some(ByteRangeSpec::Bounded { first, last })
+    }
+
+    #[test]
+    fn length_at_most_bounds_what_a_range_selects() {
+        assert_eq!(parse_range("bytes=0-499").and_then(ByteRangeSpec::length_at_most), Some(500));
+        assert_eq!(parse_range("bytes=5-5").and_then(ByteRangeSpec::length_at_most), Some(1));
+        assert_eq!(parse_range("bytes=-300").and_then(ByteRangeSpec::length_at_most), Some(300));
+        assert_eq!(parse_range("bytes=9-").and_then(ByteRangeSpec::length_at_most), None);
+        let whole = format!("bytes=0-{}", u64::MAX);
+        assert_eq!(parse_range(&whole).and_then(ByteRangeSpec::length_at_most), Some(u64::MAX));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::http::{encode_header_lines, hex, uri_encode};
 use crate::js_glue::node_fetch;
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::storage::http1::request_head;
-use crate::storage::node::{node_signing_path, NodeConfig};
+use crate::storage::node::{node_signing_path, NodeConfig, FRESH_READ_MAX_BYTES};
 use crate::storage::node_socket;
 use crate::storage::signer::sign_node_request;
 
@@ -106,8 +106,11 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
     );
 
     let has_body = !matches!(request.body, NodeBody::Empty);
-    if node.reads_fresh(request.method, &request.path, &request.query, has_body) {
-        return send_fresh(node, &request, &raw_query, &signed).await;
+    if node.reads_fresh(request.method, &request.path, &request.query, &request.headers, has_body) {
+        if let Some(response) = send_fresh(node, &request, &raw_query, &signed).await? {
+            return Ok(response);
+        }
+        // A body beyond FRESH_READ_MAX_BYTES: read again through fetch, with the same signature.
     }
 
     // One boundary crossing for the whole request (`js_glue`), and no Request object: fetch
@@ -130,13 +133,14 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
 }
 
 /// An object read over a new connection: the same signed headers, plus Host and
-/// `Connection: close`, written by hand.
+/// `Connection: close`, written by hand. `None` when the body is larger than
+/// `FRESH_READ_MAX_BYTES` (the connection is closed after the answer's head).
 async fn send_fresh(
     node: &NodeConfig,
     request: &NodeRequest,
     raw_query: &str,
     signed: &[(String, String)],
-) -> S3Result<Response> {
+) -> S3Result<Option<Response>> {
     let failed = |reason: String| {
         // Only the reason: the request's headers carry the signature and the node's key id.
         worker::console_error!("storage node read over a fresh connection failed: {reason}");
@@ -150,7 +154,7 @@ async fn send_fresh(
     }
     let headers: Vec<(String, String)> = request.headers.iter().chain(signed.iter()).cloned().collect();
     let head = request_head(request.method, &path, node.host(), &headers).map_err(|e| failed(e.to_string()))?;
-    node_socket::send(&target, head).await.map_err(|e| failed(e.0))
+    node_socket::send(&target, head, FRESH_READ_MAX_BYTES).await.map_err(|e| failed(e.0))
 }
 
 /// Read a whole small response body (XML documents, bucket records) as text.

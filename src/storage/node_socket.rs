@@ -6,7 +6,10 @@
 //! Body bytes stay out of wasm where nothing needs them: a Content-Length body is a
 //! `FixedLengthStream` fed with the bytes that came with the head, then by the socket's own
 //! readable through a native `pipeTo`. Only the head (at most `MAX_HEAD_BYTES` of the first
-//! pieces) and chunked bodies (node error documents) are read in wasm. The connection is closed
+//! pieces) and chunked bodies (node error documents) are read in wasm. A Content-Length body over
+//! the caller's limit is not read at all (workerd's sockets move bulk bytes far slower than
+//! `fetch`; `node::FRESH_READ_MAX_BYTES`): the connection is closed after the head and the caller
+//! reads the object another way. The connection is closed
 //! when the body has been passed on, when the client stops reading, or on any failure. A piped
 //! body is passed on when the node ends the connection, as `Connection: close` obliges it to
 //! (Garage does at once); a node that kept it open would hold the socket until the runtime ends
@@ -103,8 +106,9 @@ fn settle_quietly(promise: Promise) {
 }
 
 /// Send `head` (a complete request head without a body) to the node at `target` over a new
-/// connection and return its answer.
-pub async fn send(target: &SocketTarget, head: Vec<u8>) -> Result<Response, SocketError> {
+/// connection and return its answer; `None` (the connection closed) when the answer's body is
+/// longer than `max_body` bytes, for the caller to read it another way.
+pub async fn send(target: &SocketTarget, head: Vec<u8>, max_body: u64) -> Result<Option<Response>, SocketError> {
     let options = Object::new();
     let secure = if target.tls { "on" } else { "off" };
     let _ = Reflect::set(&options, &JsValue::from_str("secureTransport"), &JsValue::from_str(secure));
@@ -156,8 +160,9 @@ pub async fn send(target: &SocketTarget, head: Vec<u8>) -> Result<Response, Sock
     };
 
     let framing = if head.is_null_body_status() { BodyFraming::None } else { head.body_framing("GET")? };
-    match framing {
+    let response = match framing {
         // `connection` closes the socket when dropped.
+        BodyFraming::Length(length) if length > max_body => return Ok(None),
         BodyFraming::None => built(None),
         BodyFraming::Length(length) if u64::from(leftover.length()) >= length => {
             // Everything came with the head (small objects, error documents).
@@ -209,7 +214,8 @@ pub async fn send(target: &SocketTarget, head: Vec<u8>) -> Result<Response, Sock
             });
             Ok(response)
         }
-    }
+    };
+    response.map(Some)
 }
 
 /// The next piece from the socket, or None at its end.
