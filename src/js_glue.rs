@@ -2,7 +2,7 @@
 //! response across the wasm boundary in one call. Reading headers one by one through web-sys
 //! costs several boundary crossings per header (iterator step, array reads, one string each);
 //! a small request crossed it a few hundred times. Header lists travel as the text of
-//! `http::encode_header_lines`.
+//! `http::encode_header_lines`. Also one for promises nobody awaits.
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -39,6 +39,10 @@ export function node_fetch(url, method, text, body) {
   // as stored, never gunzipped by the runtime.
   return fetch(url, { method, headers: headers_from_lines(text), body, encodeResponseBody: "manual" });
 }
+export function settle_quietly(promise) {
+  // A rejection handled here is not reported as uncaught; nothing else is done with it.
+  promise.then(undefined, () => {});
+}
 export function new_response(status, text, body) {
   // encodeBody "manual": the body goes out exactly as given (no compression by the runtime).
   return new Response(body, { status, headers: headers_from_lines(text), encodeBody: "manual" });
@@ -54,6 +58,9 @@ extern "C" {
     /// `fetch(url)` with a method, header lines and a body (null, bytes or a ReadableStream).
     #[wasm_bindgen(catch)]
     pub fn node_fetch(url: &str, method: &str, text: &str, body: &JsValue) -> Result<js_sys::Promise, JsValue>;
+    /// Let a promise settle with nobody to tell: a rejection is handled, not reported as uncaught.
+    /// (A Rust future awaiting it would cost a spawned task and closures per promise.)
+    pub fn settle_quietly(promise: &js_sys::Promise);
     /// A Response from a status, header lines and a body (null, a string or a ReadableStream).
     #[wasm_bindgen(catch)]
     pub fn new_response(status: u16, text: &str, body: &JsValue) -> Result<web_sys::Response, JsValue>;

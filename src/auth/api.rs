@@ -121,11 +121,11 @@ async fn revoke(
 ) -> Result<Reply, ApiError> {
     let bearer = bearer_token(head.header("authorization"))
         .ok_or_else(|| ApiError::new(401, "send Authorization: Bearer <secret key of the credential>"))?;
-    let record = fetch_record(kv, access_key_id, now)
+    let cached = fetch_record(kv, access_key_id, now)
         .await
         .map_err(|e| kv_unavailable(e.message))?
         .ok_or_else(|| ApiError::new(404, "no such credential"))?;
-    if !may_revoke(bearer, &record, config.admin_token.as_deref()) {
+    if !may_revoke(bearer, &cached.record, config.admin_token.as_deref()) {
         return Err(ApiError::new(403, "the token does not match this credential"));
     }
     kv.delete(&kv_key(access_key_id)).await.map_err(kv_unavailable)?;

@@ -1,7 +1,8 @@
 //! Runtime adapter: authenticate a request against credential records in KV. The lookup happens
 //! here, outside the pure signature checks (which take the secret as a parameter).
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
 
 use worker::kv::KvStore;
 
@@ -64,8 +65,31 @@ pub async fn authenticate(
             None => return Err(S3Error::new(S3ErrorCode::AccessDenied)),
         },
     };
-    let grant = verified_grant(&record, master_secret)?;
+    let grant = record.grant(master_secret)?;
     Ok(Caller { grant, payload })
+}
+
+/// A decrypted credential record as an isolate keeps it, with its grant once verified.
+pub struct CachedRecord {
+    pub record: CredentialRecord,
+    grant: OnceCell<Grant>,
+}
+
+impl CachedRecord {
+    fn new(record: CredentialRecord) -> Self {
+        CachedRecord { record, grant: OnceCell::new() }
+    }
+
+    /// The record's grant, verified against the master secret (`verified_grant`) on first use:
+    /// the master secret is the isolate's, fixed for its life, so a grant that verified once
+    /// verifies again, and parsing and checking its HMAC chain on every request is saved.
+    pub fn grant(&self, master_secret: &[u8]) -> S3Result<Grant> {
+        if let Some(grant) = self.grant.get() {
+            return Ok(grant.clone());
+        }
+        let grant = verified_grant(&self.record, master_secret)?;
+        Ok(self.grant.get_or_init(|| grant).clone())
+    }
 }
 
 /// The record's grant, checked against the master secret on every use: a record holding an
@@ -79,24 +103,28 @@ pub fn verified_grant(record: &CredentialRecord, master_secret: &[u8]) -> S3Resu
 /// The grant of a public credential, for anonymous share-link reads: unknown, private and expired
 /// credentials all answer AccessDenied, so a link reveals nothing about keys that are not shared.
 pub async fn public_grant(kv: &KvStore, access_key_id: &str, master_secret: &[u8], now: i64) -> S3Result<Grant> {
-    let record = fetch_record(kv, access_key_id, now)
+    let cached = fetch_record(kv, access_key_id, now)
         .await?
-        .filter(|record| record.public && record.expires_at.is_none_or(|t| t > now))
+        .filter(|cached| cached.record.public && cached.record.expires_at.is_none_or(|t| t > now))
         .ok_or_else(|| S3Error::new(S3ErrorCode::AccessDenied))?;
-    verified_grant(&record, master_secret)
+    cached.grant(master_secret)
 }
 
 /// Load and decrypt the record of an access key id; refuse unknown, undecryptable, expired and
 /// secret-less records for signed requests.
-pub async fn load_record(kv: &KvStore, access_key_id: &str, now: i64) -> S3Result<(CredentialRecord, SecretKey)> {
-    let record =
+pub async fn load_record(kv: &KvStore, access_key_id: &str, now: i64) -> S3Result<(Rc<CachedRecord>, SecretKey)> {
+    let cached =
         fetch_record(kv, access_key_id, now).await?.ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
-    if record.expires_at.is_some_and(|t| t <= now) {
+    if cached.record.expires_at.is_some_and(|t| t <= now) {
         return Err(s3_error!(AccessDenied, "The access key has expired."));
     }
-    let secret =
-        record.secret_key.clone().map(SecretKey::new).ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
-    Ok((record, secret))
+    let secret = cached
+        .record
+        .secret_key
+        .clone()
+        .map(SecretKey::new)
+        .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
+    Ok((cached, secret))
 }
 
 /// How long an isolate reuses a credential record it read from KV. A revoked credential keeps
@@ -107,7 +135,7 @@ pub const RECORD_CACHE_SECS: i64 = 30;
 thread_local! {
     /// Decrypted records by KV key (a hash of the access key id). Only records that exist are
     /// cached, so a credential registered a moment ago is found as soon as KV has it.
-    static RECORDS: RefCell<TtlCache<CredentialRecord>> = RefCell::new(TtlCache::new(RECORD_CACHE_SECS, 10_000));
+    static RECORDS: RefCell<TtlCache<Rc<CachedRecord>>> = RefCell::new(TtlCache::new(RECORD_CACHE_SECS, 10_000));
 }
 
 /// Forget a cached record (after revocation in this isolate).
@@ -117,7 +145,7 @@ pub fn forget_record(access_key_id: &str) {
 
 /// The decrypted record of an access key id, `None` when there is none (or it does not decrypt
 /// with this id, which is the same thing to a caller).
-pub async fn fetch_record(kv: &KvStore, access_key_id: &str, now: i64) -> S3Result<Option<CredentialRecord>> {
+pub async fn fetch_record(kv: &KvStore, access_key_id: &str, now: i64) -> S3Result<Option<Rc<CachedRecord>>> {
     let key = kv_key(access_key_id);
     if let Some(record) = RECORDS.with(|cache| cache.borrow_mut().get(&key, now)) {
         return Ok(Some(record));
@@ -127,9 +155,10 @@ pub async fn fetch_record(kv: &KvStore, access_key_id: &str, now: i64) -> S3Resu
         .text()
         .await
         .map_err(|_| s3_error!(ServiceUnavailable, "The credential store could not be reached. Please retry."))?;
-    let record = stored.and_then(|stored| open(access_key_id, &stored).ok());
-    if let Some(record) = &record {
-        RECORDS.with(|cache| cache.borrow_mut().insert(key, record.clone(), now));
+    let cached =
+        stored.and_then(|stored| open(access_key_id, &stored).ok()).map(|record| Rc::new(CachedRecord::new(record)));
+    if let Some(cached) = &cached {
+        RECORDS.with(|cache| cache.borrow_mut().insert(key, cached.clone(), now));
     }
-    Ok(record)
+    Ok(cached)
 }

@@ -17,7 +17,7 @@
 
 use std::future::Future;
 
-use js_sys::{Object, Promise, Reflect, Uint8Array};
+use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -25,7 +25,7 @@ use web_sys::{ReadableStream, ReadableStreamDefaultReader, Response, ResponseIni
 use worker::worker_sys::{connect, FixedLengthStream, Socket};
 
 use crate::http::encode_header_lines;
-use crate::js_glue::headers_from_lines;
+use crate::js_glue::{headers_from_lines, settle_quietly};
 use crate::storage::http1::{BodyFraming, ChunkedDecoder, HeadReader, Http1Error};
 use crate::storage::node::SocketTarget;
 
@@ -93,16 +93,8 @@ impl Drop for Connection {
 
 fn close(socket: &Socket) {
     if let Ok(closing) = socket.close() {
-        settle_quietly(closing);
+        settle_quietly(&closing);
     }
-}
-
-/// Let a promise settle with nobody to tell: its rejection is handled, not reported as uncaught.
-fn settle_quietly(promise: Promise) {
-    let settling = JsFuture::from(promise);
-    spawn_local(async move {
-        let _ = settling.await;
-    });
 }
 
 /// Send `head` (a complete request head without a body) to the node at `target` over a new
@@ -117,18 +109,17 @@ pub async fn send(target: &SocketTarget, head: Vec<u8>, max_body: u64) -> Result
         .map_err(SocketError::js("opening a connection to the node"))?;
     // A refused connection rejects these too; they are not the place it is reported.
     for promise in [socket.opened(), socket.closed()].into_iter().flatten() {
-        settle_quietly(promise);
+        settle_quietly(&promise);
     }
     let connection = Connection(Some(socket));
 
-    // The request. The writable side stays open: a node may drop a connection whose client
-    // half-closed it before the answer is written.
+    // The request. The writable side stays open (and locked: nothing else writes to it): a node
+    // may drop a connection whose client half-closed it before the answer is written.
     let writable = connection.socket().writable().map_err(SocketError::js("the connection"))?;
     let writer = writable.get_writer().map_err(SocketError::js("the connection"))?;
     JsFuture::from(writer.write_with_chunk(&Uint8Array::from(head.as_slice())))
         .await
         .map_err(SocketError::js("sending the request"))?;
-    writer.release_lock();
 
     // The answer's head, and whatever part of the body came with it.
     let readable = connection.socket().readable().map_err(SocketError::js("the connection"))?;
