@@ -32,10 +32,20 @@ impl NativeSha256 {
         Some(NativeSha256 { writer: PipelinedWriter::new(writer), digest, expected })
     }
 
-    /// Hash a chunk. The stream gets its own copy (a native memcpy): the chunk itself travels on
-    /// to the node, and a write may take over the buffer it is given. A few writes stay in flight.
+    /// Hash a chunk. The stream is given the chunk itself, which also travels on to the node:
+    /// neither write detaches or alters it (checked in workerd), and its buffer is only read
+    /// into again once both writes resolved (`BufferRecycler`). A few writes stay in flight.
     pub async fn update(&mut self, chunk: &Uint8Array) -> S3Result<()> {
-        self.writer.write(&chunk.slice(0, chunk.length())).await.map_err(hash_failed)
+        self.writer.write(chunk).await.map_err(hash_failed)
+    }
+
+    /// Bytes given to the digest so far, and bytes it is done with (`PipelinedWriter`).
+    pub fn written(&self) -> u64 {
+        self.writer.written()
+    }
+
+    pub fn settled(&self) -> u64 {
+        self.writer.settled()
     }
 
     /// XAmzContentSHA256Mismatch unless the chunks hashed to the signed value.

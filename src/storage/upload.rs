@@ -20,7 +20,7 @@ use crate::storage::client::{send, NodeBody, NodeRequest};
 use crate::storage::digest::NativeSha256;
 use crate::storage::format::ciphertext_len;
 use crate::storage::node::NodeConfig;
-use crate::storage::record_stream::{BodyReader, PipelinedWriter, Sealer};
+use crate::storage::record_stream::{BodyReader, BufferRecycler, PipelinedWriter, Sealer};
 use crate::storage::verify::{BodyCheck, LengthCheck, Sha256Check};
 
 fn incomplete_body(_: JsValue) -> S3Error {
@@ -123,6 +123,14 @@ pub async fn send_verified(
     }
 }
 
+/// The piece of a plain body waiting to go to the node: the last one waits for the checks.
+struct HeldBack {
+    piece: Uint8Array,
+    /// For a chunk of the client's body (not a decoded payload): where its digest write ended,
+    /// for `BufferRecycler` (0 without a digest).
+    digest_end: Option<u64>,
+}
+
 /// Forward the body, running the checks over it, holding back the last piece until everything
 /// verified. With `decoder` (an aws-chunked body) the node receives the decoded payload, and
 /// `length` and the checks apply to it. With `sealer` (an encrypted project) the node receives
@@ -142,7 +150,7 @@ async fn pump(
     }
     let mut length_check = LengthCheck::new(length);
     let mut output = PipelinedWriter::new(writer.clone());
-    let mut held_back: Option<Uint8Array> = None;
+    let mut held_back: Option<HeldBack> = None;
     // Reused wasm buffers: fresh allocations per chunk cost ~3x (TOOLCHAIN.md).
     let mut buffer: Vec<u8> = Vec::new();
     let mut decoded: Vec<u8> = Vec::new();
@@ -166,16 +174,27 @@ async fn pump(
             }
         }
     }
-    while let Some(chunk) = reader.next().await? {
-        if let Some(native) = native_sha256.as_mut() {
-            native.update(&chunk).await?;
-        }
+    // Read buffers come back once the node's body and the digest are done with them.
+    let mut recycler = BufferRecycler::default();
+    let digest_settled = |native: &Option<NativeSha256>| native.as_ref().map_or(0, NativeSha256::settled);
+    loop {
+        let spare = recycler.take(output.settled(), digest_settled(&native_sha256));
+        let Some(chunk) = reader.next_into(spare).await? else { break };
+        let digest_end = match native_sha256.as_mut() {
+            Some(native) => {
+                native.update(&chunk).await?;
+                native.written()
+            }
+            None => 0,
+        };
         // An aws-chunked body's payload is decoded in wasm; a plain body's bytes enter wasm only
         // when a check needs them.
         let decoded_now: Option<&[u8]> = match decoder.as_mut() {
             Some(decoder) => {
                 buffer.resize(chunk.length() as usize, 0);
                 chunk.copy_to(&mut buffer);
+                // The chunk's bytes are in wasm now: only the digest may still hold the chunk.
+                recycler.give_back(&chunk, 0, digest_end);
                 decoded.clear();
                 decoder.push(&buffer, &mut decoded)?;
                 if decoded.is_empty() {
@@ -203,7 +222,11 @@ async fn pump(
         if let Some(sealer) = sealer.as_mut() {
             match decoded_now {
                 Some(decoded) => sealer.push(decoded, &mut records).await?,
-                None => sealer.push_view(&chunk, &mut records).await?,
+                None => {
+                    // Staged (copied) by the sealer: the chunk is free once the digest is.
+                    sealer.push_view(&chunk, &mut records).await?;
+                    recycler.give_back(&chunk, 0, digest_end);
+                }
             }
             // Each sealed batch is already one buffer (four records): written as it is.
             for sealed in records.drain(..) {
@@ -211,9 +234,17 @@ async fn pump(
             }
             continue;
         }
-        let forward = decoded_now.map_or(chunk, Uint8Array::from);
+        // The chunk itself goes to the node (its buffer comes back after that write), or the
+        // decoded payload does.
+        let forward = match decoded_now {
+            Some(decoded) => HeldBack { piece: Uint8Array::from(decoded), digest_end: None },
+            None => HeldBack { piece: chunk, digest_end: Some(digest_end) },
+        };
         if let Some(previous) = held_back.replace(forward) {
-            output.write(&previous).await.map_err(incomplete_body)?;
+            output.write(&previous.piece).await.map_err(incomplete_body)?;
+            if let Some(digest_end) = previous.digest_end {
+                recycler.give_back(&previous.piece, output.written(), digest_end);
+            }
         }
     }
     if let Some(decoder) = decoder {
@@ -228,7 +259,7 @@ async fn pump(
         native.finish().await?;
     }
     if let Some(last) = held_back {
-        output.write(&last).await.map_err(incomplete_body)?;
+        output.write(&last.piece).await.map_err(incomplete_body)?;
     }
     if let Some(sealer) = sealer {
         for sealed in sealer.finish().await? {
