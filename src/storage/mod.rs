@@ -16,6 +16,7 @@ pub mod format;
 pub mod http1;
 #[cfg(target_arch = "wasm32")]
 pub mod record_stream;
+pub mod recycle;
 pub mod signer;
 #[cfg(target_arch = "wasm32")]
 pub mod upload;

@@ -22,6 +22,7 @@ use crate::storage::format::{
     read_record_header, record_header, FormatError, Locator, SequenceCheck, Window, RECORD_CIPHERTEXT,
     RECORD_HEADER_LEN as HEADER_LEN, RECORD_OVERHEAD, RECORD_PLAINTEXT,
 };
+use crate::storage::recycle::Recycler;
 
 /// Seals plaintext into the records of one part (or of a single-part object). Plaintext is staged
 /// in a JS buffer (it need not enter wasm) and sealed `RECORDS_PER_SEAL` records at a time, their
@@ -35,17 +36,39 @@ pub struct Sealer {
     /// byte beyond them arrived, because the last record of a part carries the last flag.
     staged: Uint8Array,
     staged_len: u32,
+    /// Buffers of sealed batches the node's body is done with, for the next batches.
+    sealed_buffers: BufferRecycler,
+    /// Bytes of the node's body whose writes resolved, as last told (`sent`).
+    sent_settled: u64,
 }
 
 /// Records sealed together (their WebCrypto calls in flight at once).
 const RECORDS_PER_SEAL: u32 = 4;
 const RECORD: u32 = RECORD_PLAINTEXT as u32;
 const STAGED_CAPACITY: u32 = (RECORDS_PER_SEAL + 1) * RECORD;
+/// Bytes of a batch of `RECORDS_PER_SEAL` whole records, as written to the node.
+const SEALED_BATCH: u32 = RECORDS_PER_SEAL * RECORD_CIPHERTEXT as u32;
 
 impl Sealer {
     pub fn new(cipher: RecordCipher, part: u32) -> Self {
         // Grown as plaintext arrives: a small object never allocates the whole staging buffer.
-        Sealer { cipher, part, next_index: 0, staged: Uint8Array::new_with_length(0), staged_len: 0 }
+        Sealer {
+            cipher,
+            part,
+            next_index: 0,
+            staged: Uint8Array::new_with_length(0),
+            staged_len: 0,
+            sealed_buffers: BufferRecycler::new(SEALED_BATCH),
+            sent_settled: 0,
+        }
+    }
+
+    /// A sealed batch went to the node's body (`PipelinedWriter`), its write ending at `written`;
+    /// `settled` bytes of that body are done with. Whole batches' buffers are reused once theirs
+    /// are: sealing leaves only WebCrypto's outputs behind as garbage.
+    pub fn sent(&mut self, sealed: &Uint8Array, written: u64, settled: u64) {
+        self.sealed_buffers.give_back(sealed, written, 0);
+        self.sent_settled = settled;
     }
 
     /// Take more plaintext (a JS buffer); appends the records completed by it to `out`.
@@ -130,7 +153,8 @@ impl Sealer {
         // Every call above took its input: the staging buffer may change now.
         self.staged.copy_within(0, (RECORDS_PER_SEAL * RECORD) as i32, (self.staged_len) as i32);
         self.staged_len = RECORD;
-        out.push(SealedRecord::framed_together(sealing).await?);
+        let spare = self.sealed_buffers.take(self.sent_settled, 0);
+        out.push(SealedRecord::framed_together(sealing, spare).await?);
         Ok(())
     }
 
@@ -144,7 +168,7 @@ impl Sealer {
                 self.seal(start, (self.staged_len - start).min(RECORD), i + 1 == count)
             })
             .collect::<S3Result<_>>()?;
-        Ok(vec![SealedRecord::framed_together(sealing).await?])
+        Ok(vec![SealedRecord::framed_together(sealing, None).await?])
     }
 
     /// `finish`, as one buffer in wasm (an empty part's body).
@@ -174,15 +198,17 @@ struct SealedRecord {
 
 impl SealedRecord {
     /// The whole records, one after the other in one buffer (each: header, then ciphertext ||
-    /// tag): one allocation and one copy of the ciphertext, which goes out as one write.
-    async fn framed_together(records: Vec<SealedRecord>) -> S3Result<Uint8Array> {
+    /// tag): one copy of the ciphertext, which goes out as one write. Into `spare` when it has
+    /// the right size, else a new buffer.
+    async fn framed_together(records: Vec<SealedRecord>, spare: Option<Uint8Array>) -> S3Result<Uint8Array> {
         let headers: Vec<_> = records.iter().map(|record| record.header).collect();
         let mut sealed = Vec::with_capacity(records.len());
         for output in join_all(records.into_iter().map(|record| record.sealing.sealed())).await {
             sealed.push(output?);
         }
         let total = sealed.iter().map(|body| HEADER_LEN as u32 + body.length()).sum();
-        let framed = Uint8Array::new_with_length(total);
+        let framed =
+            spare.filter(|spare| spare.length() == total).unwrap_or_else(|| Uint8Array::new_with_length(total));
         let mut at = 0;
         for (header, body) in headers.iter().zip(&sealed) {
             framed.subarray(at, at + HEADER_LEN as u32).copy_from(header);
@@ -386,43 +412,38 @@ impl PipelinedWriter {
     }
 }
 
-/// The buffers of body pieces, given back once the writers they went to are done with them, for
-/// later reads: a long upload then cycles through a few buffers instead of leaving a trail of
-/// garbage that V8 collects at its leisure (measured in workerd, a 1 GiB upload read into new
-/// 256 KiB buffers grew the process by ~100 MiB, into reused ones by ~30). A writer is done with
-/// a piece once the write it was given resolved: `PipelinedWriter::settled` counts those bytes,
-/// and each buffer waits until both writers (the node's body, the payload digest) settled the
-/// byte counts its writes ended at (0: not given to that writer). Pieces are given back in the
-/// order they were written, so only the oldest needs looking at.
-#[derive(Default)]
+/// Buffers of one size (a body read's, a sealed batch's) given back after their writes, for
+/// reuse (`recycle::Recycler`).
 pub struct BufferRecycler {
-    waiting: VecDeque<(Uint8Array, u64, u64)>,
-    free: Vec<Uint8Array>,
+    recycler: Recycler<Uint8Array>,
+    size: u32,
 }
 
-/// Free buffers kept at most (a few reads' worth; more would only hold memory).
+/// Free buffers kept at most: a few reads' worth.
 const RECYCLED_BUFFERS: usize = 8;
 
 impl BufferRecycler {
-    /// `piece`'s whole buffer becomes free once the first writer settled `first_end` bytes and
-    /// the second `second_end`.
+    pub fn new(size: u32) -> Self {
+        BufferRecycler { recycler: Recycler::new(RECYCLED_BUFFERS), size }
+    }
+
+    /// For body reads (`BodyReader::next_into`).
+    pub fn for_reads() -> Self {
+        Self::new(MAX_READ)
+    }
+
+    /// `piece`'s whole buffer is free once the first writer settled `first_end` bytes and the
+    /// second `second_end` (0: not given to it). Buffers of another size are let go.
     pub fn give_back(&mut self, piece: &Uint8Array, first_end: u64, second_end: u64) {
-        self.waiting.push_back((Uint8Array::new(&piece.buffer()), first_end, second_end));
+        let buffer = Uint8Array::new(&piece.buffer());
+        if buffer.length() == self.size {
+            self.recycler.give_back(buffer, first_end, second_end);
+        }
     }
 
     /// A free buffer, given what each writer has settled so far.
     pub fn take(&mut self, first_settled: u64, second_settled: u64) -> Option<Uint8Array> {
-        while let Some((_, first_end, second_end)) = self.waiting.front() {
-            if *first_end > first_settled || *second_end > second_settled {
-                break;
-            }
-            let (buffer, ..) = self.waiting.pop_front()?;
-            // Only buffers a read can take whole are worth keeping.
-            if buffer.length() == MAX_READ && self.free.len() < RECYCLED_BUFFERS {
-                self.free.push(buffer);
-            }
-        }
-        self.free.pop()
+        self.recycler.take(first_settled, second_settled)
     }
 }
 

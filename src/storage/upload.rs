@@ -171,11 +171,12 @@ async fn pump(
             length_check.add(read as usize)?;
             for sealed in records.drain(..) {
                 output.write(&sealed).await.map_err(incomplete_body)?;
+                sealer.sent(&sealed, output.written(), output.settled());
             }
         }
     }
     // Read buffers come back once the node's body and the digest are done with them.
-    let mut recycler = BufferRecycler::default();
+    let mut recycler = BufferRecycler::for_reads();
     let digest_settled = |native: &Option<NativeSha256>| native.as_ref().map_or(0, NativeSha256::settled);
     loop {
         let spare = recycler.take(output.settled(), digest_settled(&native_sha256));
@@ -231,6 +232,7 @@ async fn pump(
             // Each sealed batch is already one buffer (four records): written as it is.
             for sealed in records.drain(..) {
                 output.write(&sealed).await.map_err(incomplete_body)?;
+                sealer.sent(&sealed, output.written(), output.settled());
             }
             continue;
         }
