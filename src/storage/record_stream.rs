@@ -276,8 +276,10 @@ async fn pump_decrypt(
     let mut header = [0u8; HEADER_LEN];
     // Whole records are read straight into a JS buffer and opened from views into it: the
     // ciphertext never enters wasm, only each record's header does. The next read fills the
-    // same buffer while this one's records are opened and written.
-    let mut reading = Some(reader.fill(Uint8Array::new_with_length(RECORDS_PER_READ * RECORD_CIPHERTEXT as u32)));
+    // same buffer while this one's records are opened and written. The first read takes one
+    // record, so the first bytes go out as soon as it is in; later ones take `RECORDS_PER_READ`.
+    let mut wanted = RECORD_CIPHERTEXT as u32;
+    let mut reading = Some(reader.fill(Uint8Array::new_with_length(wanted)));
     while remaining > 0 {
         let Some(read) = reading.take() else {
             return Err(corrupt("the stored object is shorter than its records say"));
@@ -304,8 +306,15 @@ async fn pump_decrypt(
             at += record_len;
         }
         // A short read is the body's end; a full one may be followed by more.
-        if records.length() == records.buffer().byte_length() {
-            reading = Some(reader.fill(Uint8Array::new(&records.buffer())));
+        if records.length() == wanted {
+            wanted = READ_BYTES;
+            let buffer = records.buffer();
+            let next = if buffer.byte_length() == READ_BYTES {
+                Uint8Array::new(&buffer)
+            } else {
+                Uint8Array::new_with_length(READ_BYTES)
+            };
+            reading = Some(reader.fill(next));
         }
         // Each record's plaintext is written as WebCrypto returned it: joining a read's records
         // into one buffer first cost an allocation and a copy of every byte (measured: ~14% of
@@ -341,8 +350,11 @@ async fn pump_decrypt(
     Ok(())
 }
 
-/// Whole records per read of an encrypted object (~256 KiB).
-const RECORDS_PER_READ: u32 = 4;
+/// Whole records per read of an encrypted object (~1 MiB) after the first: measured against 4
+/// (~256 KiB), workerd's CPU per MiB of an encrypted GET was ~8% lower (fewer reads, promises
+/// and wakeups per MiB).
+const RECORDS_PER_READ: u32 = 16;
+const READ_BYTES: u32 = RECORDS_PER_READ * RECORD_CIPHERTEXT as u32;
 
 fn corrupt(detail: &str) -> S3Error {
     s3_error!(InternalError, "The stored object failed verification: {detail}.")
@@ -360,7 +372,7 @@ pub struct PipelinedWriter {
     settled: u64,
 }
 
-/// Bytes in flight at most (the write that crosses it waits for older ones): four reads' worth,
+/// Bytes in flight at most (the write that crosses it waits for older ones): a read's worth,
 /// whether a read is written whole or record by record.
 const BYTES_IN_FLIGHT: u32 = 1 << 20;
 
