@@ -42,8 +42,10 @@ pub struct Sealer {
     sent_settled: u64,
 }
 
-/// Records sealed together (their WebCrypto calls in flight at once).
-const RECORDS_PER_SEAL: u32 = 4;
+/// Records sealed together (their WebCrypto calls in flight at once), written as one buffer:
+/// against 4, workerd's CPU per MiB of an encrypted PUT was 15-28% lower over four alternations
+/// (fewer writes, reads and promises per MiB), for a staging buffer of ~1 MiB per upload.
+const RECORDS_PER_SEAL: u32 = 16;
 const RECORD: u32 = RECORD_PLAINTEXT as u32;
 const STAGED_CAPACITY: u32 = (RECORDS_PER_SEAL + 1) * RECORD;
 /// Bytes of a batch of `RECORDS_PER_SEAL` whole records, as written to the node.

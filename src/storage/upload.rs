@@ -229,7 +229,7 @@ async fn pump(
                     recycler.give_back(&chunk, 0, digest_end);
                 }
             }
-            // Each sealed batch is already one buffer (four records): written as it is.
+            // Each sealed batch is already one buffer (`RECORDS_PER_SEAL` records): written as it is.
             for sealed in records.drain(..) {
                 output.write(&sealed).await.map_err(incomplete_body)?;
                 sealer.sent(&sealed, output.written(), output.settled());
