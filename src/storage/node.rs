@@ -46,8 +46,9 @@ pub enum ReadConnections {
 
 /// The largest body an object read takes over a fresh connection; a larger one is read through
 /// `fetch`. workerd moves a socket's bytes at ~2.5 ms of CPU per MiB and about half of fetch's
-/// throughput (measured: 250-400 vs ~500 MiB/s, 0.5 ms/MiB), while the stall that fresh reads
-/// avoid only holds small bodies. A read whose `Range` asks for more goes through `fetch` at once;
+/// throughput (measured: 250-400 vs ~500 MiB/s, 0.5 ms/MiB). The stall that fresh reads avoid
+/// delays a share of reads of any size, but beyond 1 MiB avoiding it costs 3.5-4.5x a pooled
+/// read's CPU and a worse median (docs/BENCHMARKS.md). A read whose `Range` asks for more goes through `fetch` at once;
 /// any other read learns the size from the fresh answer's head, and a larger body is dropped
 /// there and read again through `fetch` (one more request, for bodies big enough to amortize it).
 pub const FRESH_READ_MAX_BYTES: u64 = 1 << 20;
@@ -136,12 +137,16 @@ impl NodeConfig {
         headers: &[(String, String)],
         has_body: bool,
     ) -> bool {
-        let large_range = headers
-            .iter()
-            .filter(|(name, _)| name == "range")
-            .filter_map(|(_, value)| parse_range(value)?.length_at_most())
-            .any(|length| length > FRESH_READ_MAX_BYTES);
-        self.read_connections == ReadConnections::Fresh && !large_range && is_object_read(method, path, query, has_body)
+        let large_range = || {
+            headers
+                .iter()
+                .filter(|(name, _)| name == "range")
+                .filter_map(|(_, value)| parse_range(value)?.length_at_most())
+                .any(|length| length > FRESH_READ_MAX_BYTES)
+        };
+        self.read_connections == ReadConnections::Fresh
+            && is_object_read(method, path, query, has_body)
+            && !large_range()
     }
 
     /// Where a fresh connection to this node goes. None for an endpoint that names no host.

@@ -368,30 +368,28 @@ fn corrupt(detail: &str) -> S3Error {
 pub struct PipelinedWriter {
     writer: WritableStreamDefaultWriter,
     in_flight: VecDeque<(JsFuture, u32)>,
-    bytes_in_flight: u32,
-    /// Bytes queued so far, and bytes whose writes resolved (the stream is done with them).
+    /// Bytes queued so far, and bytes whose writes resolved (the stream is done with them): the
+    /// difference is what is in flight.
     written: u64,
     settled: u64,
 }
 
 /// Bytes in flight at most (the write that crosses it waits for older ones): a read's worth,
 /// whether a read is written whole or record by record.
-const BYTES_IN_FLIGHT: u32 = 1 << 20;
+const BYTES_IN_FLIGHT: u64 = 1 << 20;
 
 impl PipelinedWriter {
     pub fn new(writer: WritableStreamDefaultWriter) -> Self {
-        PipelinedWriter { writer, in_flight: VecDeque::with_capacity(16), bytes_in_flight: 0, written: 0, settled: 0 }
+        PipelinedWriter { writer, in_flight: VecDeque::with_capacity(16), written: 0, settled: 0 }
     }
 
     /// Queue a chunk; waits for the oldest writes while too many bytes are in flight.
     pub async fn write(&mut self, chunk: &Uint8Array) -> Result<(), JsValue> {
         let len = chunk.length();
         self.in_flight.push_back((JsFuture::from(self.writer.write_with_chunk(chunk)), len));
-        self.bytes_in_flight += len;
         self.written += u64::from(len);
-        while self.bytes_in_flight > BYTES_IN_FLIGHT {
+        while self.written - self.settled > BYTES_IN_FLIGHT {
             let Some((oldest, len)) = self.in_flight.pop_front() else { break };
-            self.bytes_in_flight -= len;
             oldest.await?;
             self.settled += u64::from(len);
         }
@@ -401,7 +399,6 @@ impl PipelinedWriter {
     /// Wait for every write in flight.
     pub async fn flush(&mut self) -> Result<(), JsValue> {
         while let Some((oldest, len)) = self.in_flight.pop_front() {
-            self.bytes_in_flight -= len;
             oldest.await?;
             self.settled += u64::from(len);
         }
