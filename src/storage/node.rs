@@ -48,9 +48,10 @@ pub enum ReadConnections {
 /// `fetch`. workerd moves a socket's bytes at ~2.5 ms of CPU per MiB and about half of fetch's
 /// throughput (measured: 250-400 vs ~500 MiB/s, 0.5 ms/MiB). The stall that fresh reads avoid
 /// delays a share of reads of any size, but beyond 1 MiB avoiding it costs 3.5-4.5x a pooled
-/// read's CPU and, from 4 MiB, a worse median (docs/BENCHMARKS.md). A read whose `Range` asks for more goes through `fetch` at once;
-/// any other read learns the size from the fresh answer's head, and a larger body is dropped
-/// there and read again through `fetch` (one more request, for bodies big enough to amortize it).
+/// read's CPU and, from 4 MiB, a worse median (docs/BENCHMARKS.md). A read whose `Range` asks
+/// for more goes through `fetch` at once; any other read learns the size from the fresh answer's
+/// head, and a larger body is dropped there and read again through `fetch` (one more request,
+/// for bodies big enough to amortize it).
 pub const FRESH_READ_MAX_BYTES: u64 = 1 << 20;
 
 /// Query parameters an object read may carry (besides S3's `response-*` overrides).
