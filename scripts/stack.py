@@ -254,6 +254,8 @@ class Worker:
     bindings: dict
     kv_entries: list
     workdir: Path
+    # A directory keeping the KV namespace, so that a later worker finds what this one stored.
+    kv_persist: Path | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -265,6 +267,8 @@ class Worker:
         """`harness`: another Miniflare script taking the same config (default: the tests')."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = {"port": self.port, "bindings": self.bindings, "kv": self.kv_entries}
+        if self.kv_persist:
+            config["kv_persist"] = str(self.kv_persist)
         log = self.workdir / "miniflare.log"
         self.process = subprocess.Popen(
             [str(NODE_BIN / "node"), str(harness or ROOT / "tests" / "harness" / "serve.mjs")],

@@ -4,22 +4,89 @@
 //! ~30x faster than aes-gcm compiled to wasm (docs/BENCHMARKS.md), and its output stays a JS
 //! buffer that streams on without being copied back into wasm.
 //!
+//! Records go to the cipher in batches (`RecordBatch`): one call issues every record's WebCrypto
+//! call from JavaScript and one promise yields them all. Issuing and awaiting each record from
+//! wasm cost several boundary crossings, closures and microtasks per record.
+//!
 //! Small AES-GCM (key wrapping, sealed metadata) stays in RustCrypto: a WebCrypto call has a
 //! fixed cost of several microseconds that only pays off on bulk data.
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto};
+use web_sys::{CryptoKey, SubtleCrypto};
 
 use crate::config::CryptoPath;
 use crate::s3::{S3Error, S3Result};
 use crate::s3_error;
-use crate::storage::format::ObjectKey;
+use crate::storage::format::{record_header, Locator, ObjectKey, NONCE_LEN, RECORD_AAD_LEN, RECORD_HEADER_LEN};
 
 const TAG_LEN: usize = 16;
+
+#[wasm_bindgen(inline_js = r#"
+// `spans`: start and length of each record in the buffer; `params`: each record's nonce (12
+// bytes) then additional data, `params_len` bytes a record. Both arrive as views into wasm memory,
+// copied first since nothing may hold on to them.
+function gcm_calls(method, subtle, key, buffer, spans, params, params_len) {
+  spans = spans.slice();
+  params = params.slice();
+  const calls = [];
+  for (let i = 0; i < spans.length; i += 2) {
+    const at = (i >> 1) * params_len;
+    const gcm = { name: "AES-GCM", iv: params.subarray(at, at + 12), additionalData: params.subarray(at + 12, at + params_len) };
+    calls.push(subtle[method](gcm, key, buffer.subarray(spans[i], spans[i] + spans[i + 1])));
+  }
+  return calls;
+}
+export function open_records(subtle, key, records, spans, params, params_len) {
+  return Promise.all(gcm_calls("decrypt", subtle, key, records, spans, params, params_len));
+}
+export function seal_records(subtle, key, staged, spans, params, params_len, headers, header_len, into) {
+  headers = headers.slice();
+  return Promise.all(gcm_calls("encrypt", subtle, key, staged, spans, params, params_len)).then((sealed) => {
+    let total = 0;
+    for (const record of sealed) total += header_len + record.byteLength;
+    const framed = into && into.length === total ? into : new Uint8Array(total);
+    let at = 0;
+    sealed.forEach((record, i) => {
+      framed.set(headers.subarray(i * header_len, (i + 1) * header_len), at);
+      framed.set(new Uint8Array(record), at + header_len);
+      at += header_len + record.byteLength;
+    });
+    return framed;
+  });
+}
+"#)]
+extern "C" {
+    /// Decrypt every record of a batch: a promise of their plaintexts (ArrayBuffers), in order.
+    #[wasm_bindgen(catch)]
+    fn open_records(
+        subtle: &SubtleCrypto,
+        key: &CryptoKey,
+        records: &Uint8Array,
+        spans: &[u32],
+        params: &[u8],
+        params_len: u32,
+    ) -> Result<js_sys::Promise, JsValue>;
+    /// Encrypt every record of a batch: a promise of the framed records, one after the other in
+    /// one buffer (`into` when it has the right size).
+    #[wasm_bindgen(catch)]
+    #[allow(clippy::too_many_arguments)]
+    fn seal_records(
+        subtle: &SubtleCrypto,
+        key: &CryptoKey,
+        staged: &Uint8Array,
+        spans: &[u32],
+        params: &[u8],
+        params_len: u32,
+        headers: &[u8],
+        header_len: u32,
+        into: &JsValue,
+    ) -> Result<js_sys::Promise, JsValue>;
+}
 
 fn crypto_failure(what: &str) -> impl Fn(JsValue) -> S3Error + '_ {
     move |err| {
@@ -37,6 +104,43 @@ pub enum RecordCipher {
 /// The authentication of a record failed: the stored bytes are not what the gateway wrote.
 #[derive(Debug)]
 pub struct Unauthentic;
+
+/// Bytes of a record's cipher parameters in a batch: nonce, then additional data.
+const PARAMS_LEN: usize = NONCE_LEN + RECORD_AAD_LEN;
+
+/// Records to seal or open in one call: where each lies in a JS buffer, and its locator and
+/// nonce (as cipher parameters, and as the header a sealed record is framed with).
+pub struct RecordBatch {
+    spans: Vec<u32>,
+    params: Vec<u8>,
+    headers: Vec<u8>,
+}
+
+impl RecordBatch {
+    pub fn with_capacity(records: usize) -> Self {
+        RecordBatch {
+            spans: Vec::with_capacity(2 * records),
+            params: Vec::with_capacity(PARAMS_LEN * records),
+            headers: Vec::with_capacity(RECORD_HEADER_LEN * records),
+        }
+    }
+
+    /// Add the record whose input is `len` bytes at `start` of the batch's buffer.
+    pub fn push(&mut self, start: u32, len: u32, locator: Locator, nonce: &[u8; NONCE_LEN]) {
+        self.spans.extend([start, len]);
+        self.params.extend_from_slice(nonce);
+        self.params.extend_from_slice(&locator.aad());
+        self.headers.extend_from_slice(&record_header(locator, nonce));
+    }
+
+    /// Each record's input span in the buffer, nonce and additional data.
+    fn records(&self) -> impl Iterator<Item = (u32, u32, &[u8], &[u8])> {
+        self.spans.chunks_exact(2).zip(self.params.chunks_exact(PARAMS_LEN)).map(|(span, params)| {
+            let (nonce, aad) = params.split_at(NONCE_LEN);
+            (span[0], span[1], nonce, aad)
+        })
+    }
+}
 
 impl RecordCipher {
     pub async fn new(key: &ObjectKey, path: CryptoPath) -> S3Result<Self> {
@@ -57,52 +161,78 @@ impl RecordCipher {
         }
     }
 
-    /// Start encrypting one record's plaintext (a JS view: the bytes need not enter wasm). The
-    /// input is taken when the call is made (WebCrypto copies it synchronously), so the caller
-    /// may reuse its buffer as soon as this returns; the future yields ciphertext || tag.
-    pub fn seal(&self, nonce: &[u8; 12], aad: &[u8], plaintext: &Uint8Array) -> Issued {
+    /// Start sealing the batch's records from the plaintext in `staged` (a JS buffer: the bytes
+    /// need not enter wasm). Every input is taken when the call is made (WebCrypto copies it
+    /// synchronously), so the caller may reuse `staged` as soon as this returns. The future
+    /// yields the framed records one after the other in one buffer, in `into` when it has the
+    /// right size.
+    pub fn seal_batch(&self, staged: &Uint8Array, batch: &RecordBatch, into: Option<Uint8Array>) -> Issued {
         match self {
             RecordCipher::Wasm(cipher) => {
-                let mut sealed = Vec::with_capacity(plaintext.length() as usize + TAG_LEN);
-                sealed.resize(plaintext.length() as usize, 0);
-                plaintext.copy_to(&mut sealed);
-                let done = cipher
-                    .encrypt_in_place(&Nonce::from(*nonce), aad, &mut sealed)
-                    .map(|_| Uint8Array::from(sealed.as_slice()));
-                Issued::Done(done.map_err(|_| JsValue::from_str("aes-gcm encrypt failed")))
+                let mut framed = Vec::new();
+                for ((start, len, nonce, aad), header) in
+                    batch.records().zip(batch.headers.chunks_exact(RECORD_HEADER_LEN))
+                {
+                    let mut sealed = vec![0; len as usize];
+                    staged.subarray(start, start + len).copy_to(&mut sealed);
+                    let nonce = Nonce::from(<[u8; NONCE_LEN]>::try_from(nonce).expect("NONCE_LEN bytes"));
+                    if cipher.encrypt_in_place(&nonce, aad, &mut sealed).is_err() {
+                        return Issued::Done(Err(JsValue::from_str("aes-gcm encrypt failed")));
+                    }
+                    framed.extend_from_slice(header);
+                    framed.extend_from_slice(&sealed);
+                }
+                Issued::Done(Ok(Uint8Array::from(framed.as_slice()).into()))
             }
             RecordCipher::WebCrypto { subtle, key } => {
-                Issued::issue(subtle.encrypt_with_object_and_js_u8_array(&gcm_params(nonce, aad), key, plaintext))
+                let into = into.map_or(JsValue::UNDEFINED, JsValue::from);
+                Issued::issue(seal_records(
+                    subtle,
+                    key,
+                    staged,
+                    &batch.spans,
+                    &batch.params,
+                    PARAMS_LEN as u32,
+                    &batch.headers,
+                    RECORD_HEADER_LEN as u32,
+                    &into,
+                ))
             }
         }
     }
 
-    /// Start decrypting and authenticating one record's ciphertext || tag (a JS view); like
-    /// `seal`, the input is taken at once. The future yields the plaintext or `Unauthentic`.
-    pub fn open(&self, nonce: &[u8; 12], aad: &[u8], sealed: &Uint8Array) -> Issued {
-        if (sealed.length() as usize) < TAG_LEN {
+    /// Start opening the batch's records, each ciphertext || tag in `records` (a JS buffer);
+    /// like `seal_batch`, every input is taken at once. The future yields the plaintexts (an
+    /// array of ArrayBuffers, in order) or `Unauthentic` when any record fails.
+    pub fn open_batch(&self, records: &Uint8Array, batch: &RecordBatch) -> Issued {
+        if batch.records().any(|(_, len, _, _)| (len as usize) < TAG_LEN) {
             return Issued::Done(Err(JsValue::from_str("record shorter than its tag")));
         }
         match self {
             RecordCipher::Wasm(cipher) => {
-                let mut plaintext = vec![0; sealed.length() as usize];
-                sealed.copy_to(&mut plaintext);
-                let done = cipher
-                    .decrypt_in_place(&Nonce::from(*nonce), aad, &mut plaintext)
-                    .map(|_| Uint8Array::from(plaintext.as_slice()));
-                Issued::Done(done.map_err(|_| JsValue::from_str("aes-gcm tag mismatch")))
+                let plaintexts = Array::new();
+                for (start, len, nonce, aad) in batch.records() {
+                    let mut plaintext = vec![0; len as usize];
+                    records.subarray(start, start + len).copy_to(&mut plaintext);
+                    let nonce = Nonce::from(<[u8; NONCE_LEN]>::try_from(nonce).expect("NONCE_LEN bytes"));
+                    if cipher.decrypt_in_place(&nonce, aad, &mut plaintext).is_err() {
+                        return Issued::Done(Err(JsValue::from_str("aes-gcm tag mismatch")));
+                    }
+                    plaintexts.push(&Uint8Array::from(plaintext.as_slice()).buffer());
+                }
+                Issued::Done(Ok(plaintexts.into()))
             }
             RecordCipher::WebCrypto { subtle, key } => {
-                Issued::issue(subtle.decrypt_with_object_and_js_u8_array(&gcm_params(nonce, aad), key, sealed))
+                Issued::issue(open_records(subtle, key, records, &batch.spans, &batch.params, PARAMS_LEN as u32))
             }
         }
     }
 }
 
-/// A record cipher call already made: its input is taken, its output is awaited.
+/// A batch's cipher calls already made: their inputs are taken, their output is awaited.
 pub enum Issued {
     Pending(JsFuture),
-    Done(Result<Uint8Array, JsValue>),
+    Done(Result<JsValue, JsValue>),
 }
 
 impl Issued {
@@ -113,28 +243,22 @@ impl Issued {
         }
     }
 
-    /// The sealed record for a `seal`, or InternalError.
+    /// The framed records of a `seal_batch`, or InternalError.
     pub async fn sealed(self) -> S3Result<Uint8Array> {
-        self.output().await.map_err(crypto_failure("encrypt"))
+        self.output().await.map(JsCast::unchecked_into).map_err(crypto_failure("encrypt"))
     }
 
-    /// The plaintext for an `open`, or `Unauthentic`.
-    pub async fn opened(self) -> Result<Uint8Array, Unauthentic> {
-        self.output().await.map_err(|_| Unauthentic)
+    /// The plaintexts of an `open_batch`, or `Unauthentic`.
+    pub async fn opened(self) -> Result<Array, Unauthentic> {
+        self.output().await.map(JsCast::unchecked_into).map_err(|_| Unauthentic)
     }
 
-    async fn output(self) -> Result<Uint8Array, JsValue> {
+    async fn output(self) -> Result<JsValue, JsValue> {
         match self {
-            Issued::Pending(future) => future.await.map(|buffer| Uint8Array::new(&buffer)),
+            Issued::Pending(future) => future.await,
             Issued::Done(done) => done,
         }
     }
-}
-
-fn gcm_params(nonce: &[u8; 12], aad: &[u8]) -> AesGcmParams {
-    let params = AesGcmParams::new_with_u8_array("AES-GCM", &Uint8Array::from(nonce.as_slice()));
-    params.set_additional_data_u8_array(&Uint8Array::from(aad));
-    params
 }
 
 /// The global `crypto.subtle` (workerd exposes it on the global scope).
@@ -152,8 +276,16 @@ fn subtle() -> S3Result<SubtleCrypto> {
 }
 
 /// A fresh random nonce (crypto.getRandomValues underneath).
-pub fn random_nonce() -> S3Result<[u8; 12]> {
+pub fn random_nonce() -> S3Result<[u8; NONCE_LEN]> {
     random_bytes()
+}
+
+/// Fresh random nonces, `count` of them from one call of the generator (crypto.getRandomValues
+/// underneath).
+pub fn random_nonces(count: usize) -> S3Result<Vec<[u8; NONCE_LEN]>> {
+    let mut bytes = vec![0u8; count * NONCE_LEN];
+    getrandom::fill(&mut bytes).map_err(|_| s3_error!(InternalError, "The gateway's random generator failed."))?;
+    Ok(bytes.chunks_exact(NONCE_LEN).map(|nonce| nonce.try_into().expect("NONCE_LEN bytes")).collect())
 }
 
 /// Fresh random bytes, or InternalError if the runtime's generator failed.

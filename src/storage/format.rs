@@ -60,6 +60,8 @@ pub const METADATA_HEADER: &str = "x-amz-meta-portico-meta";
 pub const FORMAT_VERSION: u8 = 1;
 
 const RECORD_AAD_LABEL: &[u8; 17] = b"portico record v1";
+/// Bytes of a record's additional data ([`Locator::aad`]).
+pub const RECORD_AAD_LEN: usize = RECORD_AAD_LABEL.len() + LOCATOR_LEN;
 const KEY_WRAP_LABEL: &[u8] = b"portico key wrap v1";
 const KEY_AAD_LABEL: &[u8] = b"portico key v1\0";
 const METADATA_AAD: &[u8] = b"portico meta v1";
@@ -202,8 +204,8 @@ impl Locator {
     }
 
     /// The record's AES-GCM additional data: `"portico record v1" || locator`.
-    pub fn aad(&self) -> [u8; RECORD_AAD_LABEL.len() + LOCATOR_LEN] {
-        let mut aad = [0u8; RECORD_AAD_LABEL.len() + LOCATOR_LEN];
+    pub fn aad(&self) -> [u8; RECORD_AAD_LEN] {
+        let mut aad = [0u8; RECORD_AAD_LEN];
         aad[..RECORD_AAD_LABEL.len()].copy_from_slice(RECORD_AAD_LABEL);
         aad[RECORD_AAD_LABEL.len()..].copy_from_slice(&self.encode());
         aad

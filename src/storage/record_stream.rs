@@ -7,9 +7,8 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use futures_util::future::join_all;
-
-use js_sys::{Function, Object, Reflect, Uint8Array};
+use js_sys::{Array, Function, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, WritableStreamDefaultWriter};
@@ -17,9 +16,9 @@ use worker::worker_sys::FixedLengthStream;
 
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::s3_error;
-use crate::storage::cipher::{random_nonce, Issued, RecordCipher};
+use crate::storage::cipher::{random_nonces, RecordBatch, RecordCipher};
 use crate::storage::format::{
-    read_record_header, record_header, FormatError, Locator, SequenceCheck, Window, RECORD_CIPHERTEXT,
+    read_record_header, FormatError, Locator, SequenceCheck, Window, RECORD_CIPHERTEXT,
     RECORD_HEADER_LEN as HEADER_LEN, RECORD_OVERHEAD, RECORD_PLAINTEXT,
 };
 use crate::storage::recycle::Recycler;
@@ -150,13 +149,13 @@ impl Sealer {
         if self.staged_len < STAGED_CAPACITY {
             return Ok(());
         }
-        let sealing: Vec<_> =
-            (0..RECORDS_PER_SEAL).map(|i| self.seal(i * RECORD, RECORD, false)).collect::<S3Result<_>>()?;
-        // Every call above took its input: the staging buffer may change now.
+        let batch = self.batch((0..RECORDS_PER_SEAL).map(|i| (i * RECORD, RECORD, false)))?;
+        let spare = self.sealed_buffers.take(self.sent_settled, 0);
+        let sealing = self.cipher.seal_batch(&self.staged, &batch, spare);
+        // The call took every record's input: the staging buffer may change now.
         self.staged.copy_within(0, (RECORDS_PER_SEAL * RECORD) as i32, (self.staged_len) as i32);
         self.staged_len = RECORD;
-        let spare = self.sealed_buffers.take(self.sent_settled, 0);
-        out.push(SealedRecord::framed_together(sealing, spare).await?);
+        out.push(sealing.sealed().await?);
         Ok(())
     }
 
@@ -164,13 +163,10 @@ impl Sealer {
     /// empty part).
     pub async fn finish(mut self) -> S3Result<Vec<Uint8Array>> {
         let count = self.staged_len.div_ceil(RECORD).max(1);
-        let sealing: Vec<_> = (0..count)
-            .map(|i| {
-                let start = i * RECORD;
-                self.seal(start, (self.staged_len - start).min(RECORD), i + 1 == count)
-            })
-            .collect::<S3Result<_>>()?;
-        Ok(vec![SealedRecord::framed_together(sealing, None).await?])
+        let staged_len = self.staged_len;
+        let records = (0..count).map(|i| (i * RECORD, (staged_len - i * RECORD).min(RECORD), i + 1 == count));
+        let batch = self.batch(records)?;
+        Ok(vec![self.cipher.seal_batch(&self.staged, &batch, None).sealed().await?])
     }
 
     /// `finish`, as one buffer in wasm (an empty part's body).
@@ -182,42 +178,17 @@ impl Sealer {
         Ok(bytes)
     }
 
-    /// Start sealing `len` staged bytes from `start` as the next record.
-    fn seal(&mut self, start: u32, len: u32, last: bool) -> S3Result<SealedRecord> {
-        let locator = Locator { part: self.part, index: self.next_index, last };
-        self.next_index += 1;
-        let nonce = random_nonce()?;
-        let sealing = self.cipher.seal(&nonce, locator.aad().as_ref(), &self.staged.subarray(start, start + len));
-        Ok(SealedRecord { header: record_header(locator, &nonce), sealing })
-    }
-}
-
-/// A record whose sealing is under way.
-struct SealedRecord {
-    header: [u8; HEADER_LEN],
-    sealing: Issued,
-}
-
-impl SealedRecord {
-    /// The whole records, one after the other in one buffer (each: header, then ciphertext ||
-    /// tag): one copy of the ciphertext, which goes out as one write. Into `spare` when it has
-    /// the right size, else a new buffer.
-    async fn framed_together(records: Vec<SealedRecord>, spare: Option<Uint8Array>) -> S3Result<Uint8Array> {
-        let headers: Vec<_> = records.iter().map(|record| record.header).collect();
-        let mut sealed = Vec::with_capacity(records.len());
-        for output in join_all(records.into_iter().map(|record| record.sealing.sealed())).await {
-            sealed.push(output?);
+    /// The next records, each `(start, len, last)` in the staging buffer, with their locators
+    /// and fresh nonces.
+    fn batch(&mut self, records: impl ExactSizeIterator<Item = (u32, u32, bool)>) -> S3Result<RecordBatch> {
+        let mut batch = RecordBatch::with_capacity(records.len());
+        let nonces = random_nonces(records.len())?;
+        for ((start, len, last), nonce) in records.zip(&nonces) {
+            let locator = Locator { part: self.part, index: self.next_index, last };
+            self.next_index += 1;
+            batch.push(start, len, locator, nonce);
         }
-        let total = sealed.iter().map(|body| HEADER_LEN as u32 + body.length()).sum();
-        let framed =
-            spare.filter(|spare| spare.length() == total).unwrap_or_else(|| Uint8Array::new_with_length(total));
-        let mut at = 0;
-        for (header, body) in headers.iter().zip(&sealed) {
-            framed.subarray(at, at + HEADER_LEN as u32).copy_from(header);
-            framed.set(body, at + HEADER_LEN as u32);
-            at += HEADER_LEN as u32 + body.length();
-        }
-        Ok(framed)
+        Ok(batch)
     }
 }
 
@@ -260,7 +231,6 @@ async fn pump_decrypt(
     window: &Window,
     part: Option<u32>,
 ) -> S3Result<()> {
-    let mut output = PipelinedWriter::new(writer.clone());
     let mut sequence = SequenceCheck::for_window(window);
     if let Some(part) = part {
         sequence = sequence.expect_part(part);
@@ -276,6 +246,9 @@ async fn pump_decrypt(
     let mut skip = window.skip;
     let mut remaining = window.length;
     let mut header = [0u8; HEADER_LEN];
+    // The writes of the previous read's records: at most one read's worth is in flight, so the
+    // next read and its decryption overlap with the network write while memory stays bounded.
+    let mut writing: Option<JsFuture> = None;
     // Whole records are read straight into a JS buffer and opened from views into it: the
     // ciphertext never enters wasm, only each record's header does. The next read fills the
     // same buffer while this one's records are opened and written. The first read takes one
@@ -289,7 +262,9 @@ async fn pump_decrypt(
         let Some(records) = read.await? else {
             return Err(corrupt("the stored object is shorter than its records say"));
         };
-        let mut opening = Vec::with_capacity(RECORDS_PER_READ as usize);
+        let mut batch = RecordBatch::with_capacity(RECORDS_PER_READ as usize);
+        // Per record: where its plaintext's served bytes start, and how many there are.
+        let mut cuts = Vec::with_capacity(2 * RECORDS_PER_READ as usize);
         let mut at = 0u32;
         while at < records.length() {
             let record_len = (records.length() - at).min(RECORD_CIPHERTEXT as u32);
@@ -299,16 +274,27 @@ async fn pump_decrypt(
             records.subarray(at, at + HEADER_LEN as u32).copy_to(&mut header);
             let (locator, nonce) =
                 read_record_header(&header, record_len as usize).map_err(|e| corrupt(&e.to_string()))?;
-            sequence.accept(locator, record_len as usize - RECORD_OVERHEAD).map_err(|e| corrupt(&e.to_string()))?;
-            opening.push(cipher.open(
-                &nonce,
-                locator.aad().as_ref(),
-                &records.subarray(at + HEADER_LEN as u32, at + record_len),
-            ));
+            let plaintext_len = record_len as usize - RECORD_OVERHEAD;
+            sequence.accept(locator, plaintext_len).map_err(|e| corrupt(&e.to_string()))?;
+            batch.push(at + HEADER_LEN as u32, record_len - HEADER_LEN as u32, locator, &nonce);
+            let from = skip.min(plaintext_len as u64);
+            skip -= from;
+            let take = (plaintext_len as u64 - from).min(remaining);
+            cuts.extend([from as u32, take as u32]);
+            if take > 0 {
+                remaining -= take;
+                if remaining == 0 {
+                    // Before the last bytes leave: a window reaching the object's end must end
+                    // on its last record, or the node dropped records at the end.
+                    sequence.finish(window.reaches_end).map_err(|e| corrupt(&e.to_string()))?;
+                }
+            }
             at += record_len;
         }
-        // A short read is the body's end; a full one may be followed by more.
-        if records.length() == wanted {
+        let opening = cipher.open_batch(&records, &batch);
+        // A short read is the body's end; a full one may be followed by more. The call above
+        // took the records: the next read may fill their buffer.
+        if records.length() == wanted && remaining > 0 {
             wanted = READ_BYTES;
             let buffer = records.buffer();
             let next = if buffer.byte_length() == READ_BYTES {
@@ -318,38 +304,37 @@ async fn pump_decrypt(
             };
             reading = Some(reader.fill(next));
         }
+        let plaintexts = opening.opened().await.map_err(|_| corrupt("a record failed authentication"))?;
+        if let Some(previous) = writing.take() {
+            previous.await.map_err(stream_error)?;
+        }
         // Each record's plaintext is written as WebCrypto returned it: joining a read's records
         // into one buffer first cost an allocation and a copy of every byte (measured: ~14% of
         // the process's samples), more than the extra writes.
-        for plaintext in join_all(opening.into_iter().map(Issued::opened)).await {
-            let plaintext = plaintext.map_err(|_| corrupt("a record failed authentication"))?;
-            let len = plaintext.length() as u64;
-            if skip >= len {
-                skip -= len;
-                continue;
-            }
-            let from = skip;
-            skip = 0;
-            let take = (len - from).min(remaining);
-            remaining -= take;
-            if remaining == 0 {
-                // Before the last byte leaves: a window reaching the object's end must end on
-                // its last record, or the node dropped records at the end.
-                sequence.finish(window.reaches_end).map_err(|e| corrupt(&e.to_string()))?;
-            }
-            let piece = if from == 0 && take == len {
-                plaintext
-            } else {
-                plaintext.subarray(from as u32, (from + take) as u32)
-            };
-            output.write(&piece).await.map_err(stream_error)?;
-            if remaining == 0 {
-                break;
-            }
-        }
+        writing = Some(JsFuture::from(write_records(writer, &plaintexts, &cuts)));
     }
-    output.close().await.map_err(stream_error)?;
+    if let Some(last) = writing {
+        last.await.map_err(stream_error)?;
+    }
+    JsFuture::from(writer.close()).await.map_err(stream_error)?;
     Ok(())
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function write_records(writer, plaintexts, cuts) {
+  // `cuts`: a view into wasm memory, read before this returns.
+  const writes = [];
+  for (let i = 0; i < plaintexts.length; i++) {
+    const from = cuts[2 * i], take = cuts[2 * i + 1];
+    if (take > 0) writes.push(writer.write(new Uint8Array(plaintexts[i], from, take)));
+  }
+  return Promise.all(writes);
+}
+"#)]
+extern "C" {
+    /// Write the bytes `cuts[2i]..cuts[2i] + cuts[2i + 1]` of each plaintext (an ArrayBuffer) to
+    /// `writer`, in order, in one call; the promise settles when every write has.
+    fn write_records(writer: &WritableStreamDefaultWriter, plaintexts: &Array, cuts: &[u32]) -> js_sys::Promise;
 }
 
 /// Whole records per read of an encrypted object (~1 MiB) after the first: measured against 4

@@ -1,5 +1,6 @@
 // Serves the built worker in workerd through Miniflare 4 for the integration tests.
-// Config (JSON in PORTICO_MF_CONFIG): { port, bindings: {NAME: value}, kv: [{key, value}] }.
+// Config (JSON in PORTICO_MF_CONFIG): { port, bindings: {NAME: value}, kv: [{key, value}],
+// kv_persist: a directory keeping the KV namespace across workers (optional; default in memory) }.
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -20,6 +21,7 @@ const mf = new Miniflare({
   compatibilityDate: "2026-06-01",
   cf: false,
   kvNamespaces: ["PORTICO_KV"],
+  kvPersist: config.kv_persist ?? false,
   bindings: config.bindings,
   log: new Log(LogLevel.INFO),
 });
