@@ -102,7 +102,10 @@ export default {
 
 const mf = new Miniflare({
   host: "127.0.0.1",
-  port: config.port,
+  // As scripts/bench_serve.mjs serves portico: on a socket of its own, not through Miniflare's
+  // entry worker.
+  port: 0,
+  unsafeDirectSockets: [{ host: "127.0.0.1", port: config.port }],
   modules: true,
   script,
   compatibilityDate: "2026-06-01",
