@@ -14,6 +14,7 @@ workerd process's CPU per request or per MiB. For wasm function names build with
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,8 @@ def main() -> int:
         for thing in (worker, garage):
             if thing is not None:
                 thing.stop()
+        # Garage's data: a large-object load leaves a GiB or more behind.
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def make_load(b: bench.Bench, target: bc.Target, kind: str, seconds: float, concurrency: int, probe: bool = False):

@@ -330,13 +330,16 @@ def test_a_node_refusing_connections_is_service_unavailable(gateway, garage, nod
 class ScriptedNode:
     """Serves the "scripted" node entry's port. Every connection's first request head is kept.
     A GET sent with `Connection: close` (a fresh-connection read) is answered by `script` when
-    one is set; everything else is forwarded byte for byte to Garage."""
+    one is set, any other GET (through fetch) by `fetch_script` when one is set; everything else
+    is forwarded byte for byte to Garage."""
 
     def __init__(self, listener: socket.socket, upstream_port: int):
         self.listener = listener
         self.upstream_port = upstream_port
         self.script = None
+        self.fetch_script = None
         self.heads: list[str] = []
+        self.forwarded: set[socket.socket] = set()
         self.lock = threading.Lock()
         listener.listen(64)
         threading.Thread(target=self._accept, daemon=True).start()
@@ -360,14 +363,34 @@ class ScriptedNode:
             head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
             with self.lock:
                 self.heads.append(head)
-            script = self.script
             lines = head.lower().split("\r\n")
-            if script is not None and lines[0].startswith("get ") and "connection: close" in lines:
+            fresh = "connection: close" in lines
+            script = self.script if fresh else self.fetch_script
+            if script is not None and lines[0].startswith("get "):
                 script(conn)
                 return
             self._forward(conn, data)
 
+    def drop_forwarded(self):
+        """Close every forwarded connection: fetch's pooled connections end, so its next request
+        opens a new one, whose first head this node sees."""
+        with self.lock:
+            for conn in self.forwarded:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
     def _forward(self, conn: socket.socket, first: bytes):
+        with self.lock:
+            self.forwarded.add(conn)
+        try:
+            self._pump_both_ways(conn, first)
+        finally:
+            with self.lock:
+                self.forwarded.discard(conn)
+
+    def _pump_both_ways(self, conn: socket.socket, first: bytes):
         with socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
             upstream.sendall(first)
 
@@ -405,9 +428,9 @@ def scripted_node(gateway, garage):
 
 @pytest.fixture
 def scripted(scripted_node):
-    scripted_node[0].script = None
+    scripted_node[0].script = scripted_node[0].fetch_script = None
     yield scripted_node
-    scripted_node[0].script = None
+    scripted_node[0].script = scripted_node[0].fetch_script = None
 
 
 def send_slowly(conn: socket.socket, data: bytes, piece: int, pause: float = 0.002):
@@ -479,6 +502,24 @@ def test_bodies_over_the_fresh_limit_are_read_through_fetch(scripted, raw, plain
         assert r.headers["content-length"] == str(last - first + 1), header
         assert hashlib.sha256(r.content).digest() == hashlib.sha256(body[first : last + 1]).digest(), header
         assert len(node.fresh_reads()) - before == fresh, header
+
+
+def test_a_failing_read_again_through_fetch_is_service_unavailable(scripted, gateway, garage):
+    """A fresh answer's head announces a body over the limit, and the node then fails the read
+    again through fetch (the connection closes unanswered): the same S3 error as any unreachable
+    node, never a body cut short or a 500."""
+    node, sraw = scripted
+    node.script = lambda conn: conn.sendall(
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {3 * MIB}\r\n"
+        'ETag: "e"\r\n\r\n'.encode() + b"x" * 1000
+    )
+    node.fetch_script = lambda conn: None  # closed without an answer
+    node.drop_forwarded()
+    before = len(node.fresh_reads())
+    doc = assert_s3_error(get(sraw, "b", "k"), 503, "ServiceUnavailable")
+    assert "could not be reached" in doc["Message"]
+    assert len(node.fresh_reads()) - before == 1
+    assert garage.secret_key not in (gateway.workdir / "miniflare.log").read_text(errors="replace")
 
 
 def test_a_chunked_error_document_is_decoded(scripted):
