@@ -7,8 +7,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Reflect, Uint8Array};
-use wasm_bindgen::prelude::wasm_bindgen;
+use js_sys::{Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStream, WritableStreamDefaultWriter};
@@ -16,7 +15,7 @@ use worker::worker_sys::FixedLengthStream;
 
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::s3_error;
-use crate::storage::cipher::{random_nonces, RecordBatch, RecordCipher};
+use crate::storage::cipher::{random_nonces, write_plaintexts, RecordBatch, RecordCipher};
 use crate::storage::format::{
     read_record_header, FormatError, Locator, SequenceCheck, Window, RECORD_CIPHERTEXT,
     RECORD_HEADER_LEN as HEADER_LEN, RECORD_OVERHEAD, RECORD_PLAINTEXT,
@@ -311,30 +310,13 @@ async fn pump_decrypt(
         // Each record's plaintext is written as WebCrypto returned it: joining a read's records
         // into one buffer first cost an allocation and a copy of every byte (measured: ~14% of
         // the process's samples), more than the extra writes.
-        writing = Some(JsFuture::from(write_records(writer, &plaintexts, &cuts)));
+        writing = Some(JsFuture::from(write_plaintexts(writer, &plaintexts, &cuts)));
     }
     if let Some(last) = writing {
         last.await.map_err(stream_error)?;
     }
     JsFuture::from(writer.close()).await.map_err(stream_error)?;
     Ok(())
-}
-
-#[wasm_bindgen(inline_js = r#"
-export function write_records(writer, plaintexts, cuts) {
-  // `cuts`: a view into wasm memory, read before this returns.
-  const writes = [];
-  for (let i = 0; i < plaintexts.length; i++) {
-    const from = cuts[2 * i], take = cuts[2 * i + 1];
-    if (take > 0) writes.push(writer.write(new Uint8Array(plaintexts[i], from, take)));
-  }
-  return Promise.all(writes);
-}
-"#)]
-extern "C" {
-    /// Write the bytes `cuts[2i]..cuts[2i] + cuts[2i + 1]` of each plaintext (an ArrayBuffer) to
-    /// `writer`, in order, in one call; the promise settles when every write has.
-    fn write_records(writer: &WritableStreamDefaultWriter, plaintexts: &Array, cuts: &[u32]) -> js_sys::Promise;
 }
 
 /// Whole records per read of an encrypted object (~1 MiB) after the first: measured against 4
