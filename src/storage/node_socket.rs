@@ -4,18 +4,14 @@
 //! parsed status, headers and a body stream, so callers cannot tell it from a `fetch` answer.
 //!
 //! Body bytes stay out of wasm where nothing needs them: a Content-Length body is a
-//! `FixedLengthStream` fed with the bytes that came with the head, then by the socket's own
-//! readable through a native `pipeTo`. Only the head (at most `MAX_HEAD_BYTES` of the first
-//! pieces) and chunked bodies (node error documents) are read in wasm. A Content-Length body over
-//! the caller's limit is not read at all (workerd's sockets move bulk bytes far slower than
+//! `FixedLengthStream` fed with the bytes that came with the head, then with the socket's further
+//! reads by a small JavaScript loop (`pass_on`). Only the head (at most `MAX_HEAD_BYTES` of the
+//! first pieces) and chunked bodies (node error documents) are read in wasm. A Content-Length body
+//! over the caller's limit is not read at all (workerd's sockets move bulk bytes far slower than
 //! `fetch`; `node::FRESH_READ_MAX_BYTES`): the connection is closed after the head and the caller
-//! reads the object another way. The connection is closed
-//! when the body has been passed on, when the client stops reading, or on any failure. A piped
-//! body is passed on when the node ends the connection, as `Connection: close` obliges it to
-//! (Garage does at once); a node that kept it open would hold the socket until the runtime ends
-//! the request, though the client's body, delimited by its length, completes regardless.
-
-use std::future::Future;
+//! reads the object another way. The connection is closed when the body has been passed on (its
+//! announced length, or the connection's end for a body without one), when the client stops
+//! reading, or on any failure.
 
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -28,6 +24,51 @@ use crate::http::encode_header_lines;
 use crate::js_glue::{headers_from_lines, settle_quietly};
 use crate::storage::http1::{BodyFraming, ChunkedDecoder, HeadReader, Http1Error};
 use crate::storage::node::SocketTarget;
+
+#[wasm_bindgen(inline_js = r#"
+export function pass_on(reader, first, destination, length, socket) {
+  // Runs on its own while the client reads; every way it ends closes the connection.
+  const writer = destination.getWriter();
+  (async () => {
+    try {
+      let passed = 0;
+      let piece = first;
+      for (;;) {
+        if (piece.length > 0) {
+          await writer.write(piece);
+          passed += piece.length;
+        }
+        // Stop at the announced length: a node keeping the connection open is not waited for.
+        if (length >= 0 && passed >= length) break;
+        const { value, done } = await reader.read();
+        if (done) break;
+        piece = value;
+      }
+      await writer.close();
+    } catch (err) {
+      // The client went away, or the node's bytes broke off or overran the length.
+      writer.abort(err).catch(() => {});
+      reader.cancel(err).catch(() => {});
+    } finally {
+      socket.close().catch(() => {});
+    }
+  })();
+}
+"#)]
+extern "C" {
+    /// Pass `first`, then the rest of the body from `reader` (the socket's, still holding the
+    /// head's reads), to `destination`; `length` bytes in all, or until the connection ends when
+    /// negative. Closes `socket` when done, on any failure, or when the client goes away. Runs in
+    /// JavaScript: a reader handed to a native pipe must be released first, and releasing one
+    /// costs more than a small body's reads (it rejects the reader's `closed` with an error).
+    fn pass_on(
+        reader: &ReadableStreamDefaultReader,
+        first: &Uint8Array,
+        destination: &web_sys::WritableStream,
+        length: f64,
+        socket: &Socket,
+    );
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -168,26 +209,16 @@ pub async fn send(target: &SocketTarget, head: Vec<u8>, max_body: u64) -> Result
                 FixedLengthStream::new_big_int(js_sys::BigInt::from(length))
             }
             .map_err(SocketError::js("the body stream"))?;
-            reader.release_lock();
             let response = built(Some(&fixed.readable()))?;
             // The rest runs while the client reads. A connection that ends short closes the
             // fixed-length stream early, which errors the client's body: never a short success.
-            let socket = connection.hand_on();
-            spawn_local(async move {
-                let _ = pass_through(&readable, leftover, &fixed.writable()).await;
-                close(&socket);
-            });
+            pass_on(&reader, &leftover, &fixed.writable(), length as f64, &connection.hand_on());
             Ok(response)
         }
         BodyFraming::UntilClose => {
             let stream = IdentityTransformStream::new().map_err(SocketError::js("the body stream"))?;
-            reader.release_lock();
             let response = built(Some(&stream.readable()))?;
-            let socket = connection.hand_on();
-            spawn_local(async move {
-                let _ = pass_through(&readable, leftover, &stream.writable()).await;
-                close(&socket);
-            });
+            pass_on(&reader, &leftover, &stream.writable(), -1.0, &connection.hand_on());
             Ok(response)
         }
         BodyFraming::Chunked => {
@@ -217,30 +248,6 @@ async fn read(reader: &ReadableStreamDefaultReader) -> Result<Option<Uint8Array>
     }
     let value = Reflect::get(&result, &JsValue::from_str("value"))?;
     Ok(Some(value.dyn_into::<Uint8Array>().unwrap_or_else(|_| Uint8Array::new_with_length(0))))
-}
-
-/// Write `first` into `destination`, then pipe the rest of `source` natively. The write resolves
-/// only once the client has read it, so this runs after the response has been handed back.
-fn pass_through(
-    source: &ReadableStream,
-    first: Uint8Array,
-    destination: &web_sys::WritableStream,
-) -> impl Future<Output = Result<(), JsValue>> {
-    let source = source.clone();
-    let destination = destination.clone();
-    async move {
-        if first.length() > 0 {
-            let writer = destination.get_writer()?;
-            let written = JsFuture::from(writer.write_with_chunk(&first)).await;
-            writer.release_lock();
-            if let Err(err) = written {
-                // The client went away: stop the node's side too.
-                let _ = source.cancel();
-                return Err(err);
-            }
-        }
-        JsFuture::from(source.pipe_to(&destination)).await.map(|_| ())
-    }
 }
 
 /// Decode a chunked body from the socket into `writer`, one write per piece read.
