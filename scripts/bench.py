@@ -65,7 +65,7 @@ if QUICK:
 else:
     CONFIG = dict(
         large_sizes=[64 * MiB, 1024 * MiB],
-        large_reps={64 * MiB: 3, 1024 * MiB: 2},
+        large_reps={64 * MiB: 5, 1024 * MiB: 2},
         large_targets_1g=None,  # all
         multipart_sizes=[64 * MiB, 1024 * MiB],
         small_duration=2.0,
@@ -988,6 +988,19 @@ def ratio(a, b):
     return a / b
 
 
+def throughput_ratio_to_direct(per_target: dict, name: str, op: str) -> float | None:
+    """`name`'s throughput for `op` as a ratio to direct access: the median over repetitions of
+    the ratio within each repetition, where the targets ran one after the other, so a machine
+    that speeds up or slows down between repetitions (this one does, by 30% and more) moves both
+    sides of a ratio alike. Falls back to the ratio of the medians when the runs do not pair."""
+    ours = per_target.get(name, {}).get(op, {})
+    direct = per_target.get("direct", {}).get(op, {})
+    runs, direct_runs = ours.get("all_MiB_per_s") or [], direct.get("all_MiB_per_s") or []
+    if runs and len(runs) == len(direct_runs) and all(direct_runs):
+        return statistics.median(a / b for a, b in zip(runs, direct_runs))
+    return ratio(ours.get("MiB_per_s"), direct.get("MiB_per_s"))
+
+
 def rfmt(value):
     return "-" if value is None else f"{value:.2f}x"
 
@@ -1036,12 +1049,11 @@ def markdown(results: dict) -> str:
         for label in large:
             for op, title in ops:
                 cells = []
-                direct_value = large[label].get("direct", {}).get(op, {}).get("MiB_per_s")
                 if not any(op in large[label].get(n, {}) for n in cols):
                     continue
                 for n in cols:
                     value = large[label].get(n, {}).get(op, {}).get("MiB_per_s")
-                    r = ratio(value, direct_value) if n != "direct" else None
+                    r = throughput_ratio_to_direct(large[label], n, op) if n != "direct" and value else None
                     cells.append(fmt(value) + (f" ({rfmt(r)})" if r is not None else ""))
                 out.append(f"| {title}, {label} | " + " | ".join(cells) + " |")
             if any("get" in large[label].get(n, {}) and "ttfb_ms_median" in large[label][n]["get"] for n in cols):
@@ -1207,10 +1219,9 @@ def evaluate_targets(results: dict) -> list[dict]:
     def throughput_ratio(name, op):
         values = []
         for label, per in large.items():
-            d = per.get("direct", {}).get(op, {}).get("MiB_per_s")
-            g = per.get(name, {}).get(op, {}).get("MiB_per_s")
-            if d and g:
-                values.append((label, g / d))
+            r = throughput_ratio_to_direct(per, name, op)
+            if r is not None:
+                values.append((label, r))
         return values
 
     for name, floor, title in (("gateway", 0.95, "unencrypted"), ("gateway-enc", 0.85, "encrypted")):
