@@ -73,7 +73,9 @@ export function write_plaintexts(writer, plaintexts, cuts) {
     const from = cuts[2 * i], take = cuts[2 * i + 1];
     if (take > 0) writes.push(writer.write(new Uint8Array(plaintexts[i], from, take)));
   }
-  // A write resolves once the stream's reader has taken the bytes: the plaintexts are done with.
+  // A write resolves once the stream's reader has taken the bytes: then the runtime holds no
+  // reference to the plaintexts' memory either, and releasing them frees it. (Detaching never
+  // takes bytes from a write under way: the runtime keeps its own reference to a chunk.)
   return Promise.all(writes).then(() => {
     for (const plaintext of plaintexts) release(plaintext);
   });

@@ -8,6 +8,8 @@ import hashlib
 import json
 import random
 import re
+import socket
+import time
 
 import botocore.exceptions
 import botocore.handlers
@@ -18,6 +20,7 @@ from botocore.exceptions import ClientError
 
 import s3http
 import stack
+import bench_client
 import boto3
 from conftest import OPERATOR, make_client, node_entries
 
@@ -473,3 +476,38 @@ def test_both_cipher_paths_write_and_read_one_format(garage, workdir):
         assert read_fails(client_of(worker, creds), bucket, "webcrypto-65537")
     finally:
         worker.stop()
+
+
+def test_a_slow_reader_gets_every_byte(gateway, encrypted_creds, eraw, encrypted_bucket):
+    """A client reading slowly through a small receive buffer holds the response stream back the
+    whole way: the gateway's bounded writes wait on it, and each record's plaintext buffer is
+    released only after its write; the client must still get exactly the object's bytes."""
+    size = 8 * MIB + 5
+    body = data_of(size, 17)
+    eraw.put(encrypted_bucket, "slow", body)
+    target = bench_client.Target(
+        "gateway", gateway.endpoint, encrypted_creds["access_key_id"], encrypted_creds["secret_key"], encrypted_bucket
+    )
+    conn = socket.socket()
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * KIB)
+    conn.connect(target.address)
+    conn.settimeout(30)
+    try:
+        conn.sendall(target.sign("GET", "slow", headers={"Accept-Encoding": "identity"}))
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += conn.recv(16 * KIB)
+        head, got = received.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        assert f"content-length: {size}".encode() in head.lower(), head
+        digest = hashlib.sha256(got)
+        count = len(got)
+        while count < size:
+            piece = conn.recv(16 * KIB)
+            assert piece, f"the body ended after {count} of {size} bytes"
+            digest.update(piece)
+            count += len(piece)
+            time.sleep(0.002)
+        assert count == size and digest.digest() == hashlib.sha256(body).digest()
+    finally:
+        conn.close()
