@@ -4,9 +4,9 @@
 //! ~30x faster than aes-gcm compiled to wasm (docs/BENCHMARKS.md), and its output stays a JS
 //! buffer that streams on without being copied back into wasm.
 //!
-//! Records go to the cipher in batches (`RecordBatch`): one call issues every record's WebCrypto
-//! call from JavaScript and one promise yields them all. Issuing and awaiting each record from
-//! wasm cost several boundary crossings, closures and microtasks per record.
+//! Records go to the cipher in batches (`format::RecordBatch`): one call issues every record's
+//! WebCrypto call from JavaScript and one promise yields them all. Issuing and awaiting each
+//! record from wasm cost several boundary crossings, closures and microtasks per record.
 //!
 //! Small AES-GCM (key wrapping, sealed metadata) stays in RustCrypto: a WebCrypto call has a
 //! fixed cost of several microseconds that only pays off on bulk data.
@@ -22,7 +22,7 @@ use web_sys::{CryptoKey, SubtleCrypto, WritableStreamDefaultWriter};
 use crate::config::CryptoPath;
 use crate::s3::{S3Error, S3Result};
 use crate::s3_error;
-use crate::storage::format::{record_header, Locator, ObjectKey, NONCE_LEN, RECORD_AAD_LEN, RECORD_HEADER_LEN};
+use crate::storage::format::{ObjectKey, RecordBatch, BATCH_PARAMS_LEN, NONCE_LEN, RECORD_HEADER_LEN};
 
 const TAG_LEN: usize = 16;
 
@@ -130,43 +130,6 @@ pub enum RecordCipher {
 #[derive(Debug)]
 pub struct Unauthentic;
 
-/// Bytes of a record's cipher parameters in a batch: nonce, then additional data.
-const PARAMS_LEN: usize = NONCE_LEN + RECORD_AAD_LEN;
-
-/// Records to seal or open in one call: where each lies in a JS buffer, and its locator and
-/// nonce (as cipher parameters, and as the header a sealed record is framed with).
-pub struct RecordBatch {
-    spans: Vec<u32>,
-    params: Vec<u8>,
-    headers: Vec<u8>,
-}
-
-impl RecordBatch {
-    pub fn with_capacity(records: usize) -> Self {
-        RecordBatch {
-            spans: Vec::with_capacity(2 * records),
-            params: Vec::with_capacity(PARAMS_LEN * records),
-            headers: Vec::with_capacity(RECORD_HEADER_LEN * records),
-        }
-    }
-
-    /// Add the record whose input is `len` bytes at `start` of the batch's buffer.
-    pub fn push(&mut self, start: u32, len: u32, locator: Locator, nonce: &[u8; NONCE_LEN]) {
-        self.spans.extend([start, len]);
-        self.params.extend_from_slice(nonce);
-        self.params.extend_from_slice(&locator.aad());
-        self.headers.extend_from_slice(&record_header(locator, nonce));
-    }
-
-    /// Each record's input span in the buffer, nonce and additional data.
-    fn records(&self) -> impl Iterator<Item = (u32, u32, &[u8], &[u8])> {
-        self.spans.chunks_exact(2).zip(self.params.chunks_exact(PARAMS_LEN)).map(|(span, params)| {
-            let (nonce, aad) = params.split_at(NONCE_LEN);
-            (span[0], span[1], nonce, aad)
-        })
-    }
-}
-
 impl RecordCipher {
     pub async fn new(key: &ObjectKey, path: CryptoPath) -> S3Result<Self> {
         match path {
@@ -196,7 +159,7 @@ impl RecordCipher {
             RecordCipher::Wasm(cipher) => {
                 let mut framed = Vec::new();
                 for ((start, len, nonce, aad), header) in
-                    batch.records().zip(batch.headers.chunks_exact(RECORD_HEADER_LEN))
+                    batch.records().zip(batch.headers().chunks_exact(RECORD_HEADER_LEN))
                 {
                     let mut sealed = vec![0; len as usize];
                     staged.subarray(start, start + len).copy_to(&mut sealed);
@@ -215,10 +178,10 @@ impl RecordCipher {
                     subtle,
                     key,
                     staged,
-                    &batch.spans,
-                    &batch.params,
-                    PARAMS_LEN as u32,
-                    &batch.headers,
+                    batch.spans(),
+                    batch.params(),
+                    BATCH_PARAMS_LEN as u32,
+                    batch.headers(),
                     RECORD_HEADER_LEN as u32,
                     &into,
                 ))
@@ -247,9 +210,14 @@ impl RecordCipher {
                 }
                 Issued::Done(Ok(plaintexts.into()))
             }
-            RecordCipher::WebCrypto { subtle, key } => {
-                Issued::issue(open_records(subtle, key, records, &batch.spans, &batch.params, PARAMS_LEN as u32))
-            }
+            RecordCipher::WebCrypto { subtle, key } => Issued::issue(open_records(
+                subtle,
+                key,
+                records,
+                batch.spans(),
+                batch.params(),
+                BATCH_PARAMS_LEN as u32,
+            )),
         }
     }
 }

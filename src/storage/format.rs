@@ -221,6 +221,60 @@ pub fn record_header(locator: Locator, nonce: &[u8; NONCE_LEN]) -> [u8; RECORD_H
     header
 }
 
+/// Bytes of a record's cipher parameters in a [`RecordBatch`]: nonce, then additional data.
+pub const BATCH_PARAMS_LEN: usize = NONCE_LEN + RECORD_AAD_LEN;
+
+/// Records to seal or open in one call of the cipher (one crossing into WebCrypto's JavaScript
+/// for many records): where each lies in a buffer held elsewhere, its cipher parameters (nonce,
+/// then [`Locator::aad`], [`BATCH_PARAMS_LEN`] bytes a record) and the header a sealed record is
+/// framed with ([`record_header`]), each list flat, in record order.
+pub struct RecordBatch {
+    spans: Vec<u32>,
+    params: Vec<u8>,
+    headers: Vec<u8>,
+}
+
+impl RecordBatch {
+    pub fn with_capacity(records: usize) -> Self {
+        RecordBatch {
+            spans: Vec::with_capacity(2 * records),
+            params: Vec::with_capacity(BATCH_PARAMS_LEN * records),
+            headers: Vec::with_capacity(RECORD_HEADER_LEN * records),
+        }
+    }
+
+    /// Add the record whose input is `len` bytes at `start` of the batch's buffer.
+    pub fn push(&mut self, start: u32, len: u32, locator: Locator, nonce: &[u8; NONCE_LEN]) {
+        self.spans.extend([start, len]);
+        self.params.extend_from_slice(nonce);
+        self.params.extend_from_slice(&locator.aad());
+        self.headers.extend_from_slice(&record_header(locator, nonce));
+    }
+
+    /// Start and length of each record's input, two numbers a record.
+    pub fn spans(&self) -> &[u32] {
+        &self.spans
+    }
+
+    /// Each record's nonce and additional data, [`BATCH_PARAMS_LEN`] bytes a record.
+    pub fn params(&self) -> &[u8] {
+        &self.params
+    }
+
+    /// Each record's header, [`RECORD_HEADER_LEN`] bytes a record.
+    pub fn headers(&self) -> &[u8] {
+        &self.headers
+    }
+
+    /// Each record's input span (start, length), nonce and additional data.
+    pub fn records(&self) -> impl Iterator<Item = (u32, u32, &[u8], &[u8])> {
+        self.spans.chunks_exact(2).zip(self.params.chunks_exact(BATCH_PARAMS_LEN)).map(|(span, params)| {
+            let (nonce, aad) = params.split_at(NONCE_LEN);
+            (span[0], span[1], nonce, aad)
+        })
+    }
+}
+
 /// A record from AES-GCM output computed elsewhere (WebCrypto): header || ciphertext || tag.
 pub fn frame_record(locator: Locator, nonce: &[u8; NONCE_LEN], ciphertext_and_tag: &[u8]) -> Vec<u8> {
     let mut record = Vec::with_capacity(RECORD_HEADER_LEN + ciphertext_and_tag.len());
@@ -819,6 +873,40 @@ mod tests {
 
     fn object_key() -> ObjectKey {
         ObjectKey::from_bytes(std::array::from_fn(|i| i as u8))
+    }
+
+    #[test]
+    fn a_record_batch_carries_what_sealing_each_record_takes() {
+        // Two records of one buffer: sealed with the batch's parameters (as WebCrypto is called)
+        // and framed with its headers, each is byte for byte what `seal_into` makes.
+        let key = object_key();
+        let buffer: Vec<u8> = (0..100u8).collect();
+        let records = [
+            (0u32, 60u32, Locator { part: 3, index: 7, last: false }, [1u8; NONCE_LEN]),
+            (60, 40, Locator { part: 3, index: 8, last: true }, [2u8; NONCE_LEN]),
+        ];
+        let mut batch = RecordBatch::with_capacity(records.len());
+        for (start, len, locator, nonce) in &records {
+            batch.push(*start, *len, *locator, nonce);
+        }
+        assert_eq!(batch.spans(), &[0, 60, 60, 40]);
+        assert_eq!(batch.params().len(), 2 * BATCH_PARAMS_LEN);
+        assert_eq!(batch.headers().len(), 2 * RECORD_HEADER_LEN);
+        let aes = Aes256Gcm::new(key.as_bytes().into());
+        let described = batch.records().zip(batch.headers().chunks_exact(RECORD_HEADER_LEN));
+        for ((start, len, nonce, aad), header) in described {
+            let (_, _, locator, expected_nonce) =
+                records.iter().find(|record| record.0 == start).expect("a record of the batch");
+            assert_eq!(nonce, expected_nonce);
+            let plaintext = &buffer[start as usize..(start + len) as usize];
+            let mut sealed = plaintext.to_vec();
+            let tag =
+                aes.encrypt_inout_detached(&Nonce::from(*expected_nonce), aad, sealed.as_mut_slice().into()).unwrap();
+            let framed = [header, &sealed, &tag].concat();
+            let mut expected = Vec::new();
+            RecordCipher::new(&key).seal_into(*locator, *expected_nonce, plaintext, &mut expected);
+            assert_eq!(framed, expected);
+        }
     }
 
     fn bucket_key() -> BucketKey {

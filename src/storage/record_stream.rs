@@ -15,9 +15,9 @@ use worker::worker_sys::FixedLengthStream;
 
 use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::s3_error;
-use crate::storage::cipher::{random_nonces, write_plaintexts, RecordBatch, RecordCipher};
+use crate::storage::cipher::{random_nonces, write_plaintexts, RecordCipher};
 use crate::storage::format::{
-    read_record_header, FormatError, Locator, SequenceCheck, Window, RECORD_CIPHERTEXT,
+    read_record_header, FormatError, Locator, RecordBatch, SequenceCheck, Window, RECORD_CIPHERTEXT,
     RECORD_HEADER_LEN as HEADER_LEN, RECORD_OVERHEAD, RECORD_PLAINTEXT,
 };
 use crate::storage::recycle::Recycler;
