@@ -4,14 +4,14 @@
 //! parsed status, headers and a body stream, so callers cannot tell it from a `fetch` answer.
 //!
 //! Body bytes stay out of wasm where nothing needs them: a Content-Length body is a
-//! `FixedLengthStream` fed with the bytes that came with the head, then with the socket's further
-//! reads by a small JavaScript loop (`pass_on`). Only the head (at most `MAX_HEAD_BYTES` of the
+//! `FixedLengthStream` fed with the bytes that came with the head, then with the rest (`pass_on`):
+//! up to 64 KiB read in JavaScript with the head's reader, beyond that piped natively. Only the head (at most `MAX_HEAD_BYTES` of the
 //! first pieces) and chunked bodies (node error documents) are read in wasm. A Content-Length body
 //! over the caller's limit is not read at all (workerd's sockets move bulk bytes far slower than
 //! `fetch`; `node::FRESH_READ_MAX_BYTES`): the connection is closed after the head and the caller
-//! reads the object another way. The connection is closed when the body has been passed on (its
-//! announced length, or the connection's end for a body without one), when the client stops
-//! reading, or on any failure.
+//! reads the object another way. The connection is closed when the body has been passed on (a
+//! small body's announced length; otherwise the connection's end, which `Connection: close`
+//! obliges the node to bring), when the client stops reading, or on any failure.
 
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -26,42 +26,67 @@ use crate::storage::http1::{BodyFraming, ChunkedDecoder, HeadReader, Http1Error}
 use crate::storage::node::SocketTarget;
 
 #[wasm_bindgen(inline_js = r#"
-export function pass_on(reader, first, destination, length, socket) {
+export function pass_on(readable, reader, first, destination, length, socket) {
   // Runs on its own while the client reads; every way it ends closes the connection.
-  const writer = destination.getWriter();
   (async () => {
     try {
-      let passed = 0;
-      let piece = first;
-      for (;;) {
-        if (piece.length > 0) {
-          await writer.write(piece);
-          passed += piece.length;
+      if (length >= 0 && length - first.length <= SMALL_REST) {
+        await pass_small(reader, first, destination, length);
+      } else {
+        // A native pipe moves a larger rest far faster than reads in JavaScript (a 1 MiB body
+        // took ~2x as long), once the reader that read the head lets go of the stream.
+        reader.releaseLock();
+        if (first.length > 0) {
+          const writer = destination.getWriter();
+          await writer.write(first);
+          writer.releaseLock();
         }
-        // Stop at the announced length: a node keeping the connection open is not waited for.
-        if (length >= 0 && passed >= length) break;
-        const { value, done } = await reader.read();
-        if (done) break;
-        piece = value;
+        await readable.pipeTo(destination);
       }
-      await writer.close();
     } catch (err) {
       // The client went away, or the node's bytes broke off or overran the length.
-      writer.abort(err).catch(() => {});
-      reader.cancel(err).catch(() => {});
+      destination.abort(err).catch(() => {});
+      readable.cancel(err).catch(() => {});
     } finally {
       socket.close().catch(() => {});
     }
   })();
 }
+// Bytes left after the head up to which they are read in JavaScript with the head's reader:
+// releasing a reader rejects its `closed` promise with a new error, and with the pipe's set-up
+// that cost more than a small body's one or two reads.
+const SMALL_REST = 64 * 1024;
+async function pass_small(reader, first, destination, length) {
+  const writer = destination.getWriter();
+  try {
+    let passed = 0;
+    let piece = first;
+    for (;;) {
+      if (piece.length > 0) {
+        await writer.write(piece);
+        passed += piece.length;
+      }
+      // Stop at the announced length: a node keeping the connection open is not waited for.
+      if (passed >= length) break;
+      const { value, done } = await reader.read();
+      if (done) break;
+      piece = value;
+    }
+    await writer.close();
+  } catch (err) {
+    writer.abort(err).catch(() => {});
+    reader.cancel(err).catch(() => {});
+    throw err;
+  }
+}
 "#)]
 extern "C" {
-    /// Pass `first`, then the rest of the body from `reader` (the socket's, still holding the
-    /// head's reads), to `destination`; `length` bytes in all, or until the connection ends when
-    /// negative. Closes `socket` when done, on any failure, or when the client goes away. Runs in
-    /// JavaScript: a reader handed to a native pipe must be released first, and releasing one
-    /// costs more than a small body's reads (it rejects the reader's `closed` with an error).
+    /// Pass `first`, then the rest of the body from the socket's `readable` (read so far by
+    /// `reader`), to `destination`: `length` bytes in all, or until the connection ends when
+    /// negative. A small rest is read with `reader` in JavaScript, a larger one piped natively.
+    /// Closes `socket` when done, on any failure, or when the client goes away.
     fn pass_on(
+        readable: &ReadableStream,
         reader: &ReadableStreamDefaultReader,
         first: &Uint8Array,
         destination: &web_sys::WritableStream,
@@ -212,13 +237,13 @@ pub async fn send(target: &SocketTarget, head: Vec<u8>, max_body: u64) -> Result
             let response = built(Some(&fixed.readable()))?;
             // The rest runs while the client reads. A connection that ends short closes the
             // fixed-length stream early, which errors the client's body: never a short success.
-            pass_on(&reader, &leftover, &fixed.writable(), length as f64, &connection.hand_on());
+            pass_on(&readable, &reader, &leftover, &fixed.writable(), length as f64, &connection.hand_on());
             Ok(response)
         }
         BodyFraming::UntilClose => {
             let stream = IdentityTransformStream::new().map_err(SocketError::js("the body stream"))?;
             let response = built(Some(&stream.readable()))?;
-            pass_on(&reader, &leftover, &stream.writable(), -1.0, &connection.hand_on());
+            pass_on(&readable, &reader, &leftover, &stream.writable(), -1.0, &connection.hand_on());
             Ok(response)
         }
         BodyFraming::Chunked => {
