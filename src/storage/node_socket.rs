@@ -29,24 +29,36 @@ use crate::storage::node::SocketTarget;
 export function pass_on(readable, reader, first, destination, length, socket) {
   // Runs on its own while the client reads; every way it ends closes the connection.
   (async () => {
+    let writer = destination.getWriter();
     try {
       if (length >= 0 && length - first.length <= SMALL_REST) {
-        await pass_small(reader, first, destination, length);
+        let passed = 0;
+        for (let piece = first; ; ) {
+          if (piece.length > 0) {
+            await writer.write(piece);
+            passed += piece.length;
+          }
+          // Stop at the announced length: a node keeping the connection open is not waited for.
+          if (passed >= length) break;
+          const { value, done } = await reader.read();
+          if (done) break;
+          piece = value;
+        }
+        await writer.close();
       } else {
         // A native pipe moves a larger rest far faster than reads in JavaScript (a 1 MiB body
-        // took ~2x as long), once the reader that read the head lets go of the stream.
+        // took ~3x as long), once the head's reader and the writer let go of the streams.
         reader.releaseLock();
-        if (first.length > 0) {
-          const writer = destination.getWriter();
-          await writer.write(first);
-          writer.releaseLock();
-        }
+        reader = null;
+        if (first.length > 0) await writer.write(first);
+        writer.releaseLock();
+        writer = null;
         await readable.pipeTo(destination);
       }
     } catch (err) {
       // The client went away, or the node's bytes broke off or overran the length.
-      destination.abort(err).catch(() => {});
-      readable.cancel(err).catch(() => {});
+      (writer ?? destination).abort(err).catch(() => {});
+      (reader ?? readable).cancel(err).catch(() => {});
     } finally {
       socket.close().catch(() => {});
     }
@@ -56,29 +68,6 @@ export function pass_on(readable, reader, first, destination, length, socket) {
 // releasing a reader rejects its `closed` promise with a new error, and with the pipe's set-up
 // that cost more than a small body's one or two reads.
 const SMALL_REST = 64 * 1024;
-async function pass_small(reader, first, destination, length) {
-  const writer = destination.getWriter();
-  try {
-    let passed = 0;
-    let piece = first;
-    for (;;) {
-      if (piece.length > 0) {
-        await writer.write(piece);
-        passed += piece.length;
-      }
-      // Stop at the announced length: a node keeping the connection open is not waited for.
-      if (passed >= length) break;
-      const { value, done } = await reader.read();
-      if (done) break;
-      piece = value;
-    }
-    await writer.close();
-  } catch (err) {
-    writer.abort(err).catch(() => {});
-    reader.cancel(err).catch(() => {});
-    throw err;
-  }
-}
 "#)]
 extern "C" {
     /// Pass `first`, then the rest of the body from the socket's `readable` (read so far by
