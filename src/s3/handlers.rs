@@ -38,7 +38,7 @@ use crate::storage::node::{
 };
 use crate::storage::node_error::{from_node_error, from_node_status};
 use crate::storage::record_stream::Sealer;
-use crate::storage::upload::{send_verified, BodyPipeline};
+use crate::storage::upload::{send_verified, send_whole, BodyPipeline, WHOLE_BODY_MAX_BYTES};
 use crate::storage::verify::{BodyCheck, Sha256Check};
 
 mod encrypted;
@@ -720,9 +720,10 @@ async fn put_object(
     Ok(pass_headers(Reply::empty(200), &response))
 }
 
-/// Stream the client's body to the node under the integrity rules: the signed payload hash is
-/// verified on the way and the final bytes are held back until it matches. Returns the node's
-/// 200 answer (body discarded) or the client's error.
+/// Send the client's body to the node under the integrity rules: a large body streams, the
+/// signed payload hash verified on the way and the final bytes held back until it matches; a
+/// small one is read whole and checked before anything is sent. Returns the node's 200 answer
+/// (body discarded) or the client's error.
 async fn upload_body(
     ctx: &Ctx<'_>,
     node_request: NodeRequest,
@@ -759,25 +760,14 @@ async fn upload_body(
         // The trailer's checksum is verified here; the node gets a plain body without it.
         node_request.headers.retain(|(name, _)| name != "x-amz-sdk-checksum-algorithm");
     }
+    let pipeline = BodyPipeline { checks, decoder, sealer, sha256 };
+    let wire_length = ctx.head.header("content-length").and_then(|value| value.trim().parse::<u64>().ok());
     let response = match request.body() {
-        Some(source) if length > 0 || decoder.is_some() => {
-            let pipeline = BodyPipeline { checks, decoder, sealer, sha256 };
+        Some(source) if wire_length.is_none_or(|wire| wire > WHOLE_BODY_MAX_BYTES) => {
             send_verified(ctx.node, node_request, source, length, pipeline, ctx.now).await?
         }
-        _ => {
-            // An empty body: the checks run over nothing, before anything is sent.
-            if let Some(expected) = sha256 {
-                checks.push(Box::new(Sha256Check::new(expected)));
-            }
-            for check in checks {
-                check.finish()?;
-            }
-            let body = match sealer {
-                Some(sealer) => sealer.finish_to_vec().await?,
-                None => Vec::new(),
-            };
-            ctx.send(node_request.body(NodeBody::Bytes(body))).await?
-        }
+        // A small body (or none): read whole and checked before anything is sent.
+        _ => send_whole(ctx.node, node_request, request, length, pipeline, ctx.now).await?,
     };
     if response.status() != 200 {
         // A node that refuses before reading the body may leave its answer unreadable: a bare

@@ -36,8 +36,9 @@ pub struct NodeRequest {
 pub enum NodeBody {
     Empty,
     Bytes(Vec<u8>),
-    /// A ReadableStream (the client's body, or the readable side of a FixedLengthStream).
-    Stream(JsValue),
+    /// A JS body sent as it is, signed UNSIGNED-PAYLOAD: a ReadableStream (the client's body, or
+    /// the readable side of a FixedLengthStream), or bytes the gateway has checked itself.
+    Js(JsValue),
 }
 
 impl NodeRequest {
@@ -89,7 +90,7 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
             use sha2::Digest;
             hex(&sha2::Sha256::digest(bytes))
         }
-        NodeBody::Stream(_) => UNSIGNED_PAYLOAD.to_string(),
+        NodeBody::Js(_) => UNSIGNED_PAYLOAD.to_string(),
     };
     let secret = SecretKey::new(node.secret_access_key.clone());
     let signed = sign_node_request(
@@ -120,7 +121,7 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
     let body = match &request.body {
         NodeBody::Empty => JsValue::NULL,
         NodeBody::Bytes(bytes) => Uint8Array::from(bytes.as_slice()).into(),
-        NodeBody::Stream(stream) => stream.clone(),
+        NodeBody::Js(body) => body.clone(),
     };
     let url = if raw_query.is_empty() {
         format!("{}{}", node.base_url(), request.path)

@@ -64,7 +64,7 @@ pub async fn send_verified(
         // client's stream into the fixed-length body; a client that stops short errors the pipe,
         // which aborts the body, so the node commits nothing.
         let piping = JsFuture::from(source.pipe_to(&fixed.writable()));
-        let request = request.body(NodeBody::Stream(fixed.readable().into()));
+        let request = request.body(NodeBody::Js(fixed.readable().into()));
         let upload = Box::pin(send(node, request, now));
         return match select(upload, piping).await {
             Either::Left((response, _)) => response,
@@ -83,7 +83,7 @@ pub async fn send_verified(
     }
     let writer = fixed.writable().get_writer().map_err(incomplete_body)?;
     let reader = Rc::new(BodyReader::new(&source)?);
-    let request = request.body(NodeBody::Stream(fixed.readable().into()));
+    let request = request.body(NodeBody::Js(fixed.readable().into()));
 
     let upload = Box::pin(send(node, request, now));
     let pump = Box::pin(pump(reader.clone(), writer.clone(), length, checks, decoder, sealer, sha256));
@@ -121,6 +121,87 @@ pub async fn send_verified(
             Err(check_failure)
         }
     }
+}
+
+/// Uploads of at most this many bytes on the wire (Content-Length) are read whole, checked, and
+/// sent to the node as one buffer (`send_whole`): the streaming pipeline's set-up (a fixed-length
+/// body, a BYOB reader, a digest stream, the pump and its futures) cost more than a small body's
+/// bytes, and nothing reaches the node before every check passed.
+pub const WHOLE_BODY_MAX_BYTES: u64 = 64 * 1024;
+
+/// Send `request` with the client's body read whole (`WHOLE_BODY_MAX_BYTES` at most): decoded if
+/// aws-chunked, checked against `length` (decoded, plaintext) and `body`'s checks and signed
+/// SHA-256, sealed if encrypting, and only then sent to the node, as one buffer.
+pub async fn send_whole(
+    node: &NodeConfig,
+    request: NodeRequest,
+    client: &web_sys::Request,
+    length: u64,
+    body: BodyPipeline,
+    now: i64,
+) -> S3Result<Response> {
+    let BodyPipeline { mut checks, decoder, sealer, sha256 } = body;
+    if let Some(expected) = sha256 {
+        // A few KiB: sha2 in wasm costs less than setting up a native digest.
+        checks.push(Box::new(Sha256Check::new(expected)));
+    }
+    let received = match client.body() {
+        Some(_) => {
+            let promise = client.array_buffer().map_err(incomplete_body)?;
+            Uint8Array::new(&JsFuture::from(promise).await.map_err(incomplete_body)?)
+        }
+        None => Uint8Array::new_with_length(0),
+    };
+    // The bytes enter wasm only when something must look at them.
+    let wire = if decoder.is_some() || !checks.is_empty() { received.to_vec() } else { Vec::new() };
+    let decoded = match decoder {
+        Some(mut decoder) => {
+            let mut decoded = Vec::with_capacity(length.min(WHOLE_BODY_MAX_BYTES) as usize);
+            decoder.push(&wire, &mut decoded)?;
+            // Framing, the final chunk signature and any trailing checksum.
+            decoder.finish()?;
+            Some(decoded)
+        }
+        None => None,
+    };
+    let plaintext: &[u8] = decoded.as_deref().unwrap_or(&wire);
+    let mut length_check = LengthCheck::new(length);
+    length_check.add(if decoded.is_some() { plaintext.len() } else { received.length() as usize })?;
+    length_check.finish()?;
+    for mut check in checks {
+        check.update(plaintext);
+        check.finish()?;
+    }
+    let node_body: JsValue = match sealer {
+        Some(mut sealer) => {
+            let mut sealed = Vec::new();
+            match &decoded {
+                Some(decoded) => sealer.push(decoded, &mut sealed).await?,
+                None => sealer.push_view(&received, &mut sealed).await?,
+            }
+            sealed.extend(sealer.finish().await?);
+            joined(sealed).into()
+        }
+        None => match decoded {
+            Some(decoded) => Uint8Array::from(decoded.as_slice()).into(),
+            None => received.into(),
+        },
+    };
+    send(node, request.body(NodeBody::Js(node_body)), now).await
+}
+
+/// The pieces as one buffer (the piece itself when there is one).
+fn joined(mut pieces: Vec<Uint8Array>) -> Uint8Array {
+    if pieces.len() == 1 {
+        return pieces.remove(0);
+    }
+    let whole = Uint8Array::new_with_length(pieces.iter().map(Uint8Array::length).sum());
+    let mut at = 0;
+    for piece in &pieces {
+        whole.set(piece, at);
+        at += piece.length();
+    }
+    whole
 }
 
 /// The piece of a plain body waiting to go to the node: the last one waits for the checks.

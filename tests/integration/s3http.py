@@ -9,6 +9,7 @@ names a virtual-hosted bucket while the request goes to 127.0.0.1.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import time as _time
@@ -35,6 +36,11 @@ def sha256_hex(data: bytes) -> str:
 def md5_etag(data: bytes) -> str:
     """The ETag S3 gives a single-part, unencrypted object: the quoted MD5 of its bytes."""
     return '"' + hashlib.md5(data).hexdigest() + '"'
+
+
+def content_md5(data: bytes) -> str:
+    """A Content-MD5 header value: the base64 MD5 of the bytes."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
 def encode_key(key: str) -> str:

@@ -64,13 +64,18 @@ def test_unsigned_payload_with_trailing_checksum(raw, backend, bucket):
     assert g.headers.get("content-encoding") is None, describe(g)
 
 
+# Bodies over 64 KiB on the wire stream to the node; smaller ones are read whole first.
+STREAMED, WHOLE = (100_000, 65_536), (20_000, 8_192)
+
+
+@pytest.mark.parametrize("size, chunk", [STREAMED, WHOLE], ids=["streamed", "whole"])
 @pytest.mark.parametrize("damage", ["checksum", "payload", "short", "framing"])
-def test_unsigned_trailer_failures_commit_nothing(raw, backend, bucket, existing, damage):
-    payload = os.urandom(100_000)
-    body = unsigned_trailer_body(payload, 65_536, crc32_b64(payload))
+def test_unsigned_trailer_failures_commit_nothing(raw, backend, bucket, existing, damage, size, chunk):
+    payload = os.urandom(size)
+    body = unsigned_trailer_body(payload, chunk, crc32_b64(payload))
     headers = chunked_headers(payload, body, **{"x-amz-trailer": "x-amz-checksum-crc32"})
     if damage == "checksum":
-        body = unsigned_trailer_body(payload, 65_536, crc32_b64(payload + b"x"))
+        body = unsigned_trailer_body(payload, chunk, crc32_b64(payload + b"x"))
         expected = ("BadDigest",)
     elif damage == "payload":
         body = body[:100] + bytes([body[100] ^ 1]) + body[101:]
@@ -111,11 +116,12 @@ def signed_chunked_body(payload: bytes, chunk: int, seed: str, key: bytes, amz_d
     return out
 
 
+@pytest.mark.parametrize("size, chunk", [(150_000, 65_536), WHOLE], ids=["streamed", "whole"])
 @pytest.mark.parametrize("tamper", [False, True])
-def test_signed_chunks(raw, creds, backend, bucket, existing, tamper):
+def test_signed_chunks(raw, creds, backend, bucket, existing, tamper, size, chunk):
     """The seed signature comes from signing the headers with botocore; the chunk signatures chain
     from it. A flipped byte in the second chunk must fail and leave the object as it was."""
-    payload = os.urandom(150_000)
+    payload = os.urandom(size)
     # Sign the request head (payload hash = STREAMING-...) with botocore, without sending it; the
     # chunk signatures chain from the seed signature it produced.
     from botocore.awsrequest import AWSRequest
@@ -125,13 +131,13 @@ def test_signed_chunks(raw, creds, backend, bucket, existing, tamper):
 
     url = f"{raw.endpoint}/{bucket}/{existing}"
     # The encoded length does not depend on the signature values: size it with a dummy seed.
-    encoded_len = len(signed_chunked_body(payload, 65_536, "0" * 64, b"k", "20260101T000000Z"))
+    encoded_len = len(signed_chunked_body(payload, chunk, "0" * 64, b"k", "20260101T000000Z"))
     head = AWSRequest(method="PUT", url=url, headers=chunked_headers(payload, b"x" * encoded_len), data=b"")
     _Signer(Credentials(creds["access_key_id"], creds["secret_key"]), SIGNED).add_auth(head)
     auth = head.headers["Authorization"]
     amz_date = head.headers["X-Amz-Date"]
     seed = auth.rsplit("Signature=", 1)[1]
-    body = signed_chunked_body(payload, 65_536, seed, signing_key(creds["secret_key"], amz_date[:8]), amz_date, tamper)
+    body = signed_chunked_body(payload, chunk, seed, signing_key(creds["secret_key"], amz_date[:8]), amz_date, tamper)
     headers = dict(head.headers.items())
     assert headers["Content-Length"] == str(len(body))
     import requests
@@ -169,8 +175,9 @@ def test_aws_chunked_xml_documents(raw, backend, bucket):
 SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 
 
+@pytest.mark.parametrize("size, chunk", [(140_000, 65_536), WHOLE], ids=["streamed", "whole"])
 @pytest.mark.parametrize("damage", [None, "checksum", "trailer-signature"])
-def test_signed_chunks_with_a_signed_trailer(raw, creds, backend, bucket, existing, damage):
+def test_signed_chunks_with_a_signed_trailer(raw, creds, backend, bucket, existing, damage, size, chunk):
     """STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER end to end: signed chunks, then a trailing CRC32
     and the trailer's own signature chained from the last chunk's. A wrong checksum or trailer
     signature leaves the object as it was."""
@@ -179,11 +186,11 @@ def test_signed_chunks_with_a_signed_trailer(raw, creds, backend, bucket, existi
 
     from s3http import _Signer
 
-    payload = os.urandom(140_000)
+    payload = os.urandom(size)
     checksum = crc32_b64(payload if damage != "checksum" else payload[::-1])
 
     def body_for(seed: str, key: bytes, amz_date: str) -> bytes:
-        chunks = signed_chunked_body(payload, 65_536, seed, key, amz_date)
+        chunks = signed_chunked_body(payload, chunk, seed, key, amz_date)
         last_signature = chunks.rsplit(b"chunk-signature=", 1)[1].split(b"\r\n", 1)[0].decode()
         trailer = f"x-amz-checksum-crc32:{checksum}\n"
         scope = f"{amz_date[:8]}/us-east-1/s3/aws4_request"

@@ -10,8 +10,13 @@ from urllib.parse import urlsplit
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+import pytest
+
 import s3http
 from s3http import _Signer
+
+# Bodies over 64 KiB stream to the node; smaller ones are read whole before anything is sent.
+SIZES = pytest.mark.parametrize("size", [8 * 1024 * 1024, 40_000], ids=["streamed", "whole"])
 
 
 def send_half_and_disconnect(gateway, raw, bucket: str, key: str, size: int) -> None:
@@ -32,9 +37,10 @@ def send_half_and_disconnect(gateway, raw, bucket: str, key: str, size: int) -> 
         time.sleep(0.5)
 
 
-def test_client_disconnect_mid_upload_leaves_the_old_object(raw, gateway, backend, bucket):
+@SIZES
+def test_client_disconnect_mid_upload_leaves_the_old_object(raw, gateway, backend, bucket, size):
     raw.put(bucket, "victim", b"previous content")
-    send_half_and_disconnect(gateway, raw, bucket, "victim", 8 * 1024 * 1024)
+    send_half_and_disconnect(gateway, raw, bucket, "victim", size)
     # Give the worker and the node a moment to notice the broken stream.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -44,14 +50,15 @@ def test_client_disconnect_mid_upload_leaves_the_old_object(raw, gateway, backen
     assert got.status_code == 200 and got.content == b"previous content"
 
 
-def test_client_disconnect_mid_upload_on_an_encrypted_project(gateway, encrypted_creds, encrypted_backend, encrypted_bucket):
+@SIZES
+def test_client_disconnect_mid_upload_on_an_encrypted_project(gateway, encrypted_creds, encrypted_backend, encrypted_bucket, size):
     """The encrypted upload path reads the body straight into the sealer's stage: a body that
     breaks off must still commit nothing (the last record is sealed only once the length checks)."""
     raw = s3http.Raw(gateway.endpoint, encrypted_creds["access_key_id"], encrypted_creds["secret_key"])
     assert raw.put(encrypted_bucket, "victim", b"previous content").status_code == 200
     stored = encrypted_backend.get(encrypted_bucket, "victim")
     assert stored and b"previous content" not in stored  # the node holds the records, not the text
-    send_half_and_disconnect(gateway, raw, encrypted_bucket, "victim", 8 * 1024 * 1024)
+    send_half_and_disconnect(gateway, raw, encrypted_bucket, "victim", size)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         assert encrypted_backend.get(encrypted_bucket, "victim") == stored

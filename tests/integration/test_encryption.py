@@ -138,17 +138,24 @@ def test_the_node_holds_ciphertext_and_sealed_metadata_only(eraw, es3, encrypted
     assert encrypted_backend.get(encrypted_bucket, "secret-again.txt") != stored
 
 
-def test_plaintext_digests_are_verified_by_the_gateway(eraw, es3, encrypted_bucket):
+@pytest.mark.parametrize("repeats", [1_000, 20_000], ids=["whole", "streamed"])
+def test_plaintext_digests_are_verified_by_the_gateway(eraw, es3, encrypted_bucket, repeats):
+    """12 KB bodies are read whole and sealed in one go, 240 KB ones stream: either way the
+    plaintext's digests and signed hash are the gateway's to check, and a failure keeps the old
+    object."""
     eraw.put(encrypted_bucket, "kept", b"previous")
-    body = b"new content " * 1000
-    bad_md5 = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    body = b"new content " * repeats
+    bad_md5 = s3http.content_md5(b"other")
     response = eraw.request("PUT", f"/{encrypted_bucket}/kept", body=body, headers={"Content-MD5": bad_md5})
     s3http.assert_s3_error(response, 400, "BadDigest")
+    tampered = body[:-1] + b"!"
+    response = eraw.request("PUT", f"/{encrypted_bucket}/kept", body=body, send_body=tampered)
+    s3http.assert_s3_error(response, 400, "XAmzContentSHA256Mismatch")
     bad_crc = base64.b64encode(b"\0\0\0\0").decode()
     response = eraw.request("PUT", f"/{encrypted_bucket}/kept", body=body, headers={"x-amz-checksum-crc32": bad_crc})
     assert response.status_code == 400, s3http.describe(response)
     assert es3.get_object(Bucket=encrypted_bucket, Key="kept")["Body"].read() == b"previous"
-    good_md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    good_md5 = s3http.content_md5(body)
     response = eraw.request("PUT", f"/{encrypted_bucket}/kept", body=body, headers={"Content-MD5": good_md5})
     assert response.status_code == 200, s3http.describe(response)
     # boto3's default checksum (CRC32) is stored and returned with ChecksumMode=ENABLED.

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from s3http import assert_s3_error, describe, encode_key, md5_etag
+from s3http import assert_s3_error, content_md5, describe, encode_key, md5_etag
 
 # Accept-Encoding is not signed: the runtime may rewrite it before the worker sees it.
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -402,7 +402,7 @@ def test_delete_object_on_missing_bucket(s3, raw, new_bucket):
 def test_wrong_content_md5_is_bad_digest_and_keeps_old_content(s3, raw, backend, shared_bucket):
     key = unique_key("md5")
     raw.put(shared_bucket, key, b"original")
-    wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
+    wrong = content_md5(b"something else")
     r = raw.request("PUT", f"/{shared_bucket}/{key}", body=b"replacement", headers={"Content-MD5": wrong})
     assert_s3_error(r, 400, "BadDigest")
     assert s3.get_object(Bucket=shared_bucket, Key=key)["Body"].read() == b"original"
@@ -412,9 +412,30 @@ def test_wrong_content_md5_is_bad_digest_and_keeps_old_content(s3, raw, backend,
 def test_correct_content_md5_is_accepted(s3, raw, backend, shared_bucket):
     key = unique_key("md5ok")
     body = b"checked body"
-    good = base64.b64encode(hashlib.md5(body).digest()).decode()
+    good = content_md5(body)
     r = raw.request("PUT", f"/{shared_bucket}/{key}", body=body, headers={"Content-MD5": good})
     assert r.status_code == 200, describe(r)
+    assert backend.get(shared_bucket, key) == body
+
+
+@pytest.mark.parametrize("size", [1, 65_535, 65_536, 65_537, 300_000])
+def test_uploads_either_side_of_the_whole_body_limit(s3, raw, backend, shared_bucket, size):
+    """Bodies up to 64 KiB are read whole and checked before anything is sent; larger ones stream
+    with their last bytes held back. Either way a signed body arrives intact, and a tampered one
+    or a wrong Content-MD5 leaves the previous object in place."""
+    key = unique_key(f"limit-{size}")
+    body = os.urandom(size)
+    r = raw.request("PUT", f"/{shared_bucket}/{key}", body=body, headers={"Content-MD5": content_md5(body)})
+    assert r.status_code == 200, describe(r)
+    assert backend.get(shared_bucket, key) == body
+    assert s3.get_object(Bucket=shared_bucket, Key=key)["Body"].read() == body
+
+    replacement = os.urandom(size)
+    tampered = replacement[:-1] + bytes([replacement[-1] ^ 1])
+    r = raw.request("PUT", f"/{shared_bucket}/{key}", body=replacement, send_body=tampered)
+    assert_s3_error(r, 400, "XAmzContentSHA256Mismatch")
+    r = raw.request("PUT", f"/{shared_bucket}/{key}", body=replacement, headers={"Content-MD5": content_md5(body)})
+    assert_s3_error(r, 400, "BadDigest")
     assert backend.get(shared_bucket, key) == body
 
 
