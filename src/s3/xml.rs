@@ -22,20 +22,38 @@ pub const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
 /// references, which is why AWS advises `encoding-type=url` for such keys.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 => out.push_str(&format!("&#{};", c as u32)),
-            _ => out.push(c),
-        }
-    }
+    escape_into(text, &mut out);
     out
 }
+
+/// `escape`, appended to `out`. Runs of bytes that need nothing are copied whole (a listing
+/// escapes every key, ETag and date it writes); everything to replace is ASCII.
+pub fn escape_into(text: &str, out: &mut String) {
+    let mut plain_from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let replacement = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            b'\t' | b'\n' => continue,
+            0..0x20 => CONTROL_REFERENCES[byte as usize],
+            _ => continue,
+        };
+        out.push_str(&text[plain_from..at]);
+        out.push_str(replacement);
+        plain_from = at + 1;
+    }
+    out.push_str(&text[plain_from..]);
+}
+
+/// Character references for the control characters below 0x20 (tab and newline stay as they are).
+const CONTROL_REFERENCES: [&str; 32] = [
+    "&#0;", "&#1;", "&#2;", "&#3;", "&#4;", "&#5;", "&#6;", "&#7;", "&#8;", "&#9;", "&#10;", "&#11;", "&#12;", "&#13;",
+    "&#14;", "&#15;", "&#16;", "&#17;", "&#18;", "&#19;", "&#20;", "&#21;", "&#22;", "&#23;", "&#24;", "&#25;",
+    "&#26;", "&#27;", "&#28;", "&#29;", "&#30;", "&#31;",
+];
 
 /// Builds one response document: the declaration, a root element carrying the S3 namespace, and
 /// nested elements. Open elements are tracked so every document comes out balanced.
@@ -82,7 +100,7 @@ impl XmlWriter {
 
     /// Escaped text inside the current element.
     pub fn text(&mut self, text: &str) -> &mut Self {
-        self.out.push_str(&escape(text));
+        escape_into(text, &mut self.out);
         self
     }
 
@@ -234,6 +252,13 @@ mod tests {
         assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
         assert_eq!(escape("tab\tline\ncr\r\u{1}"), "tab\tline\ncr&#13;&#1;");
         assert_eq!(escape("日本語/ü"), "日本語/ü");
+        assert_eq!(escape("日&本\u{1f}"), "日&amp;本&#31;");
+        assert_eq!(escape(""), "");
+        for byte in 0u8..0x20 {
+            let text = char::from(byte).to_string();
+            let expected = if byte == b'\t' || byte == b'\n' { text.clone() } else { format!("&#{byte};") };
+            assert_eq!(escape(&text), expected);
+        }
     }
 
     #[test]
