@@ -34,10 +34,30 @@ export function headers_from_lines(text) {
   }
   return headers;
 }
-export function node_fetch(url, method, text, body) {
+export function node_fetch(url, method, text, body, timeout_ms) {
   // encodeResponseBody "manual" (honoured only in fetch's own init): object bytes pass through
   // as stored, never gunzipped by the runtime.
-  return fetch(url, { method, headers: headers_from_lines(text), body, encodeResponseBody: "manual" });
+  const init = { method, headers: headers_from_lines(text), body, encodeResponseBody: "manual" };
+  if (!(timeout_ms > 0)) return fetch(url, init);
+  // Bounds the wait for the answer's head only: the timer is gone once it arrives, so a long
+  // body is never cut.
+  const controller = new AbortController();
+  init.signal = controller.signal;
+  const timer = setTimeout(() => controller.abort(new Error("the storage node did not answer in time")), timeout_ms);
+  return fetch(url, init).finally(() => clearTimeout(timer));
+}
+export function close_unless_answered(socket, timeout_ms) {
+  // A fresh connection's wait for the answer's head: closing the socket ends the pending read.
+  const deadline = { expired: false, timer: 0 };
+  deadline.timer = setTimeout(() => {
+    deadline.expired = true;
+    socket.close().catch(() => {});
+  }, timeout_ms);
+  return deadline;
+}
+export function answered(deadline) {
+  clearTimeout(deadline.timer);
+  return !deadline.expired;
 }
 export function settle_quietly(promise) {
   // A rejection handled here is not reported as uncaught; nothing else is done with it.
@@ -55,9 +75,20 @@ extern "C" {
     pub fn header_lines(headers: &web_sys::Headers) -> String;
     /// A Headers object from lines.
     pub fn headers_from_lines(text: &str) -> web_sys::Headers;
-    /// `fetch(url)` with a method, header lines and a body (null, bytes or a ReadableStream).
+    /// `fetch(url)` with a method, header lines and a body (null, bytes or a ReadableStream);
+    /// rejected if the answer's head takes more than `timeout_ms` (0: no limit).
     #[wasm_bindgen(catch)]
-    pub fn node_fetch(url: &str, method: &str, text: &str, body: &JsValue) -> Result<js_sys::Promise, JsValue>;
+    pub fn node_fetch(
+        url: &str,
+        method: &str,
+        text: &str,
+        body: &JsValue,
+        timeout_ms: u32,
+    ) -> Result<js_sys::Promise, JsValue>;
+    /// Close `socket` in `timeout_ms` unless `answered` is called first; returns the deadline.
+    pub fn close_unless_answered(socket: &worker::worker_sys::Socket, timeout_ms: u32) -> JsValue;
+    /// Cancel the deadline; false if it had already expired (and closed the socket).
+    pub fn answered(deadline: &JsValue) -> bool;
     /// Let a promise settle with nobody to tell: a rejection is handled, not reported as uncaught.
     /// (A Rust future awaiting it would cost a spawned task and closures per promise.)
     pub fn settle_quietly(promise: &js_sys::Promise);

@@ -128,7 +128,8 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
     } else {
         format!("{}{}?{}", node.base_url(), request.path, raw_query)
     };
-    let promise = node_fetch(&url, request.method, &header_text, &body).map_err(node_unreachable)?;
+    let timeout_ms = node.answer_timeout_ms(request.method).unwrap_or(0);
+    let promise = node_fetch(&url, request.method, &header_text, &body, timeout_ms).map_err(node_unreachable)?;
     let response = JsFuture::from(promise).await.map_err(node_unreachable)?;
     Ok(response.into())
 }
@@ -155,7 +156,8 @@ async fn send_fresh(
     }
     let headers: Vec<(String, String)> = request.headers.iter().chain(signed.iter()).cloned().collect();
     let head = request_head(request.method, &path, node.host(), &headers).map_err(|e| failed(e.to_string()))?;
-    node_socket::send(&target, head, FRESH_READ_MAX_BYTES).await.map_err(|e| failed(e.0))
+    let timeout_ms = node.answer_timeout_ms(request.method);
+    node_socket::send(&target, head, FRESH_READ_MAX_BYTES, timeout_ms).await.map_err(|e| failed(e.0))
 }
 
 /// Read a whole small response body (XML documents, bucket records) as text.

@@ -25,6 +25,12 @@ pub struct NodeConfig {
     /// alive connections) or `"fresh"` (a new TCP connection per read; see `ReadConnections`).
     #[serde(default)]
     pub read_connections: ReadConnections,
+    /// Seconds a read (a GET or HEAD: objects, listings, bucket checks) waits for the node's answer
+    /// head before the client gets 503 ServiceUnavailable, which S3 clients retry; 0 waits as long
+    /// as the client does. Writes and copies are not bounded: a node answers them only once it
+    /// has the whole body, or has copied the source.
+    #[serde(default = "default_read_timeout_seconds")]
+    pub read_timeout_seconds: u32,
 }
 
 /// How object reads (GETs without a body, `is_object_read`) reach a node.
@@ -88,6 +94,12 @@ fn default_max_key_bytes() -> usize {
     1024
 }
 
+/// Half of the 60 s that boto3, the aws CLI and rclone wait by default: the client hears 503 and
+/// retries before its own timeout would give up on the gateway.
+fn default_read_timeout_seconds() -> u32 {
+    30
+}
+
 impl std::fmt::Debug for NodeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NodeConfig")
@@ -97,6 +109,7 @@ impl std::fmt::Debug for NodeConfig {
             .field("secret_access_key", &"<redacted>")
             .field("max_key_bytes", &self.max_key_bytes)
             .field("read_connections", &self.read_connections)
+            .field("read_timeout_seconds", &self.read_timeout_seconds)
             .finish()
     }
 }
@@ -120,6 +133,13 @@ impl NodeConfig {
             S3ErrorCode::KeyTooLongError,
             format!("Your key is too long: keys in bucket {bucket} can be at most {limit} bytes on this storage node."),
         ))
+    }
+
+    /// How long `method` waits for the node's answer head, in milliseconds; None: unbounded.
+    pub fn answer_timeout_ms(&self, method: &str) -> Option<u32> {
+        let bounded = matches!(method, "GET" | "HEAD") && self.read_timeout_seconds > 0;
+        // A JavaScript timer takes at most 2^31 - 1 ms (a larger delay fires at once).
+        bounded.then(|| self.read_timeout_seconds.saturating_mul(1000).min(i32::MAX as u32))
     }
 
     /// The endpoint without a trailing slash.
@@ -332,6 +352,29 @@ mod tests {
         for bad in [r#""Fresh""#, r#""new""#, "true", "1"] {
             let json = format!(
                 r#"{{"n": {{"endpoint": "http://h", "access_key_id": "a", "secret_access_key": "s", "read_connections": {bad}}}}}"#
+            );
+            assert!(Nodes::parse(&json).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_wait_for_an_answer_for_a_bounded_time_and_writes_do_not() {
+        let default = node("http://h", "");
+        assert_eq!(default.read_timeout_seconds, 30);
+        assert_eq!(default.answer_timeout_ms("GET"), Some(30_000));
+        assert_eq!(default.answer_timeout_ms("HEAD"), Some(30_000));
+        for write in ["PUT", "POST", "DELETE"] {
+            assert_eq!(default.answer_timeout_ms(write), None, "{write}");
+        }
+        assert_eq!(node("http://h", r#", "read_timeout_seconds": 2"#).answer_timeout_ms("GET"), Some(2_000));
+        assert_eq!(node("http://h", r#", "read_timeout_seconds": 0"#).answer_timeout_ms("GET"), None);
+        assert_eq!(
+            node("http://h", r#", "read_timeout_seconds": 4294967295"#).answer_timeout_ms("GET"),
+            Some(i32::MAX as u32)
+        );
+        for bad in ["-1", "1.5", r#""30""#] {
+            let json = format!(
+                r#"{{"n": {{"endpoint": "http://h", "access_key_id": "a", "secret_access_key": "s", "read_timeout_seconds": {bad}}}}}"#
             );
             assert!(Nodes::parse(&json).is_err(), "{bad}");
         }

@@ -21,8 +21,8 @@ use web_sys::{ReadableStream, ReadableStreamDefaultReader, Response, ResponseIni
 use worker::worker_sys::{connect, FixedLengthStream, Socket};
 
 use crate::http::encode_header_lines;
-use crate::js_glue::{headers_from_lines, settle_quietly};
-use crate::storage::http1::{BodyFraming, ChunkedDecoder, HeadReader, Http1Error};
+use crate::js_glue::{answered, close_unless_answered, headers_from_lines, settle_quietly};
+use crate::storage::http1::{BodyFraming, ChunkedDecoder, HeadReader, Http1Error, ResponseHead};
 use crate::storage::node::SocketTarget;
 
 #[wasm_bindgen(inline_js = r#"
@@ -154,8 +154,14 @@ fn close(socket: &Socket) {
 
 /// Send `head` (a complete request head without a body) to the node at `target` over a new
 /// connection and return its answer; `None` (the connection closed) when the answer's body is
-/// longer than `max_body` bytes, for the caller to read it another way.
-pub async fn send(target: &SocketTarget, head: Vec<u8>, max_body: u64) -> Result<Option<Response>, SocketError> {
+/// longer than `max_body` bytes, for the caller to read it another way. An answer whose head takes
+/// more than `timeout_ms` (from the connection's start) is an error.
+pub async fn send(
+    target: &SocketTarget,
+    head: Vec<u8>,
+    max_body: u64,
+    timeout_ms: Option<u32>,
+) -> Result<Option<Response>, SocketError> {
     let options = Object::new();
     let secure = if target.tls { "on" } else { "off" };
     let _ = Reflect::set(&options, &JsValue::from_str("secureTransport"), &JsValue::from_str(secure));
@@ -166,8 +172,28 @@ pub async fn send(target: &SocketTarget, head: Vec<u8>, max_body: u64) -> Result
     for promise in [socket.opened(), socket.closed()].into_iter().flatten() {
         settle_quietly(&promise);
     }
+    let deadline = timeout_ms.map(|ms| close_unless_answered(&socket, ms));
     let connection = Connection(Some(socket));
+    let head_read = read_head(&connection, head).await;
+    if let Some(deadline) = &deadline {
+        if !answered(deadline) {
+            return Err(SocketError("the node did not answer in time".to_string()));
+        }
+    }
+    respond(connection, head_read?, max_body)
+}
 
+/// The node's answer as far as its head: the socket's readable side and its reader, the parsed
+/// head, and whatever part of the body came with it.
+struct Answer {
+    readable: ReadableStream,
+    reader: ReadableStreamDefaultReader,
+    head: ResponseHead,
+    leftover: Uint8Array,
+}
+
+/// Write the request head and read the answer's.
+async fn read_head(connection: &Connection, head: Vec<u8>) -> Result<Answer, SocketError> {
     // The request. The writable side stays open (and locked: nothing else writes to it): a node
     // may drop a connection whose client half-closed it before the answer is written.
     let writable = connection.socket().writable().map_err(SocketError::js("the connection"))?;
@@ -190,6 +216,12 @@ pub async fn send(target: &SocketTarget, head: Vec<u8>, max_body: u64) -> Result
             break (head, piece.subarray(start, piece.length()));
         }
     };
+    Ok(Answer { readable, reader, head, leftover })
+}
+
+/// The `Response` for `answer`; the rest of its body follows from the socket.
+fn respond(connection: Connection, answer: Answer, max_body: u64) -> Result<Option<Response>, SocketError> {
+    let Answer { readable, reader, head, leftover } = answer;
     if !(200..=599).contains(&head.status) {
         return Err(SocketError(format!("the node answered with status {}", head.status)));
     }

@@ -73,6 +73,7 @@ CLOSED_NODE = _reserved_port()
 SCRIPTED_NODE = _reserved_port()
 CLOSED_NODE_PORT = CLOSED_NODE.getsockname()[1]
 SCRIPTED_NODE_PORT = SCRIPTED_NODE.getsockname()[1]
+SCRIPTED_READ_TIMEOUT = 3
 
 
 def node_entries(garage) -> dict:
@@ -85,7 +86,13 @@ def node_entries(garage) -> dict:
         "pooled": garage.node_json(read_connections="pooled"),
         "refused": {**local, "endpoint": f"http://127.0.0.1:{CLOSED_NODE_PORT}"},
         "refused-pooled": {**local, "endpoint": f"http://127.0.0.1:{CLOSED_NODE_PORT}", "read_connections": "pooled"},
-        "scripted": {**local, "endpoint": f"http://127.0.0.1:{SCRIPTED_NODE_PORT}"},
+        # Reads wait SCRIPTED_READ_TIMEOUT s for an answer (30 by default): a node that holds on
+        # longer gets the client 503 within a test's time.
+        "scripted": {
+            **local,
+            "endpoint": f"http://127.0.0.1:{SCRIPTED_NODE_PORT}",
+            "read_timeout_seconds": SCRIPTED_READ_TIMEOUT,
+        },
     }
 
 

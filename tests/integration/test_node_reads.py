@@ -24,7 +24,7 @@ import urllib3.exceptions
 
 import s3http
 import stack
-from conftest import OPERATOR, SCRIPTED_NODE, SCRIPTED_NODE_PORT
+from conftest import OPERATOR, SCRIPTED_NODE, SCRIPTED_NODE_PORT, SCRIPTED_READ_TIMEOUT
 from s3http import assert_s3_error, describe, encode_key
 
 KIB = 1024
@@ -759,3 +759,50 @@ def test_a_client_going_away_closes_the_connection(scripted):
         time.sleep(0.05)
     assert outcome and outcome[0][0] == "closed", outcome
     assert outcome[0][1] < size
+
+
+# ---------------------------------------------------------------- a node that does not answer
+
+
+def through(node, path: str, script, body_size: int) -> dict:
+    """Set `script` for reads over `path` ("fresh", or "fetch": a Range over the fresh limit goes
+    to fetch at once, over a new pooled connection); the headers the read needs."""
+    if path == "fresh":
+        node.script = script
+        return {}
+    node.fetch_script = script
+    node.drop_forwarded()
+    return {"Range": f"bytes=0-{body_size - 1}"}
+
+
+@pytest.mark.parametrize("path", ["fresh", "fetch"])
+def test_a_node_that_does_not_answer_is_service_unavailable_in_time(scripted, gateway, garage, path):
+    """The node takes the request and holds on for 30 s: the client hears 503 (which S3 clients
+    retry) once the node's read_timeout_seconds has passed, not when its own timeout gives up."""
+    node, sraw = scripted
+    headers = through(node, path, lambda conn: time.sleep(30), 2 * MIB)
+    started = time.monotonic()
+    doc = assert_s3_error(get(sraw, "b", "k", headers=headers, timeout=60), 503, "ServiceUnavailable")
+    waited = time.monotonic() - started
+    assert SCRIPTED_READ_TIMEOUT <= waited + 0.5, waited
+    assert waited < 20, waited
+    assert "Please retry" in doc["Message"]
+    assert garage.secret_key not in (gateway.workdir / "miniflare.log").read_text(errors="replace")
+
+
+@pytest.mark.parametrize("path", ["fresh", "fetch"])
+def test_a_body_slower_than_the_read_timeout_is_not_cut(scripted, path):
+    """The timeout bounds the wait for the answer's head only: a body that takes longer than it
+    (~4.5 s here, against 3 s) arrives whole."""
+    node, sraw = scripted
+    size = 300 * KIB if path == "fresh" else 2 * MIB + 1
+    body = data_of(size, 47)
+
+    def answer(conn):
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode())
+        send_slowly(conn, body, size // 30 + 1, pause=0.15)
+
+    headers = through(node, path, answer, size)
+    r = get(sraw, "b", "k", headers=headers, timeout=60)
+    assert r.status_code == 200, describe(r)
+    assert r.content == body
