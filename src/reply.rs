@@ -2,8 +2,8 @@
 
 use web_sys::ReadableStream;
 
-/// What the gateway answers: status, headers, and a body that is either small text (XML) or a
-/// stream passed through from the node untouched.
+/// What the gateway answers: status, headers, and a body that is small text (XML), bytes made
+/// whole, or a stream (passed through from the node untouched, or decrypted on the way).
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -14,6 +14,8 @@ pub enum ReplyBody {
     Empty,
     /// A small text document (XML or JSON).
     Xml(String),
+    /// Bytes the gateway produced whole (a small decrypted object or range).
+    Bytes(js_sys::Uint8Array),
     Stream(ReadableStream),
 }
 

@@ -90,6 +90,7 @@ fn into_response(reply: Reply, request_id: &str) -> web_sys::Response {
     let body = match reply.body {
         ReplyBody::Empty => JsValue::NULL,
         ReplyBody::Xml(text) => JsValue::from_str(&text),
+        ReplyBody::Bytes(bytes) => bytes.into(),
         ReplyBody::Stream(stream) => stream.into(),
     };
     new_response(reply.status, &header_text, &body).unwrap_or_else(|err: JsValue| {

@@ -169,9 +169,14 @@ pub async fn response_text(response: &Response) -> S3Result<String> {
 
 /// A small node answer's body as bytes.
 pub async fn response_bytes(response: &Response) -> S3Result<Vec<u8>> {
+    Ok(response_buffer(response).await?.to_vec())
+}
+
+/// A small node answer's body, left in JavaScript memory.
+pub async fn response_buffer(response: &Response) -> S3Result<Uint8Array> {
     let promise = response.array_buffer().map_err(node_unreachable)?;
     let buffer = JsFuture::from(promise).await.map_err(node_unreachable)?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+    Ok(Uint8Array::new(&buffer))
 }
 
 /// Discard a body we do not need, so the connection can be reused.

@@ -223,46 +223,29 @@ pub fn decrypting_body(
     Ok(fixed.readable())
 }
 
-async fn pump_decrypt(
-    reader: &BodyReader,
-    writer: &WritableStreamDefaultWriter,
-    cipher: &RecordCipher,
-    window: &Window,
-    part: Option<u32>,
-) -> S3Result<()> {
-    let mut sequence = SequenceCheck::for_window(window);
-    if let Some(part) = part {
-        sequence = sequence.expect_part(part);
-    }
-    // A suffix read starts mid-record: node bytes to drop before the first whole record.
-    if window.node_skip > 0 {
-        let skipped = reader.fill(Uint8Array::new_with_length(window.node_skip as u32)).await?;
-        if skipped.is_none_or(|bytes| bytes.length() < window.node_skip as u32) {
-            return Err(corrupt("the stored object is shorter than its records say"));
+/// How far a read of a window has got: the record sequence so far, and the plaintext bytes
+/// still to drop before the window and still to serve.
+struct WindowProgress<'a> {
+    window: &'a Window,
+    sequence: SequenceCheck,
+    skip: u64,
+    remaining: u64,
+}
+
+impl<'a> WindowProgress<'a> {
+    fn new(window: &'a Window, part: Option<u32>) -> Self {
+        let mut sequence = SequenceCheck::for_window(window);
+        if let Some(part) = part {
+            sequence = sequence.expect_part(part);
         }
+        WindowProgress { window, sequence, skip: window.skip, remaining: window.length }
     }
-    // Plaintext bytes still to drop before the window, and still to serve.
-    let mut skip = window.skip;
-    let mut remaining = window.length;
-    let mut header = [0u8; HEADER_LEN];
-    // The writes of the previous read's records: at most one read's worth is in flight, so the
-    // next read and its decryption overlap with the network write while memory stays bounded.
-    let mut writing: Option<JsFuture> = None;
-    // Whole records are read straight into a JS buffer and opened from views into it: the
-    // ciphertext never enters wasm, only each record's header does. The next read fills the
-    // same buffer while this one's records are opened and written. The first read takes one
-    // record, so the first bytes go out as soon as it is in; later ones take `RECORDS_PER_READ`.
-    let mut wanted = RECORD_CIPHERTEXT as u32;
-    let mut reading = Some(reader.fill(Uint8Array::new_with_length(wanted)));
-    while remaining > 0 {
-        let Some(read) = reading.take() else {
-            return Err(corrupt("the stored object is shorter than its records say"));
-        };
-        let Some(records) = read.await? else {
-            return Err(corrupt("the stored object is shorter than its records say"));
-        };
+
+    /// The batch opening the whole records in `records` (a read of the node's body), checked in
+    /// sequence, and per record the plaintext bytes to serve: `[from, take]` pairs.
+    fn plan(&mut self, records: &Uint8Array) -> S3Result<(RecordBatch, Vec<u32>)> {
+        let mut header = [0u8; HEADER_LEN];
         let mut batch = RecordBatch::with_capacity(RECORDS_PER_READ as usize);
-        // Per record: where its plaintext's served bytes start, and how many there are.
         let mut cuts = Vec::with_capacity(2 * RECORDS_PER_READ as usize);
         let mut at = 0u32;
         while at < records.length() {
@@ -274,26 +257,111 @@ async fn pump_decrypt(
             let (locator, nonce) =
                 read_record_header(&header, record_len as usize).map_err(|e| corrupt(&e.to_string()))?;
             let plaintext_len = record_len as usize - RECORD_OVERHEAD;
-            sequence.accept(locator, plaintext_len).map_err(|e| corrupt(&e.to_string()))?;
+            self.sequence.accept(locator, plaintext_len).map_err(|e| corrupt(&e.to_string()))?;
             batch.push(at + HEADER_LEN as u32, record_len - HEADER_LEN as u32, locator, &nonce);
-            let from = skip.min(plaintext_len as u64);
-            skip -= from;
-            let take = (plaintext_len as u64 - from).min(remaining);
+            let from = self.skip.min(plaintext_len as u64);
+            self.skip -= from;
+            let take = (plaintext_len as u64 - from).min(self.remaining);
             cuts.extend([from as u32, take as u32]);
             if take > 0 {
-                remaining -= take;
-                if remaining == 0 {
+                self.remaining -= take;
+                if self.remaining == 0 {
                     // Before the last bytes leave: a window reaching the object's end must end
                     // on its last record, or the node dropped records at the end.
-                    sequence.finish(window.reaches_end).map_err(|e| corrupt(&e.to_string()))?;
+                    self.sequence.finish(self.window.reaches_end).map_err(|e| corrupt(&e.to_string()))?;
                 }
             }
             at += record_len;
         }
+        Ok((batch, cuts))
+    }
+}
+
+/// Node bodies up to this many bytes (one record) are read whole and decrypted before the answer
+/// goes out (`decrypt_whole`): a small object or range skips the streaming pipeline, and a
+/// record failing authentication is an error answer rather than a broken body.
+pub const WHOLE_READ_MAX_BYTES: u64 = RECORD_CIPHERTEXT as u64;
+
+/// The plaintext `window` of the node's whole body `stored` (at most `WHOLE_READ_MAX_BYTES` after
+/// `window.node_skip`), checked as `decrypting_body` checks a stream.
+pub async fn decrypt_whole(
+    stored: Uint8Array,
+    cipher: &RecordCipher,
+    window: &Window,
+    part: Option<u32>,
+) -> S3Result<Uint8Array> {
+    let short = || corrupt("the stored object is shorter than its records say");
+    let node_skip = u32::try_from(window.node_skip).map_err(|_| short())?;
+    if stored.length() < node_skip {
+        return Err(short());
+    }
+    let records = stored.subarray(node_skip, stored.length());
+    let mut progress = WindowProgress::new(window, part);
+    let (batch, cuts) = progress.plan(&records)?;
+    if progress.remaining > 0 {
+        return Err(short());
+    }
+    let plaintexts =
+        cipher.open_batch(&records, &batch).opened().await.map_err(|_| corrupt("a record failed authentication"))?;
+    let served: Vec<Uint8Array> = cuts
+        .chunks_exact(2)
+        .enumerate()
+        .filter(|(_, cut)| cut[1] > 0)
+        .map(|(i, cut)| Uint8Array::new_with_byte_offset_and_length(&plaintexts.get(i as u32), cut[0], cut[1]))
+        .collect();
+    Ok(joined(served))
+}
+
+/// The pieces as one buffer (the piece itself when there is one).
+pub fn joined(mut pieces: Vec<Uint8Array>) -> Uint8Array {
+    if pieces.len() == 1 {
+        return pieces.remove(0);
+    }
+    let whole = Uint8Array::new_with_length(pieces.iter().map(Uint8Array::length).sum());
+    let mut at = 0;
+    for piece in &pieces {
+        whole.set(piece, at);
+        at += piece.length();
+    }
+    whole
+}
+
+async fn pump_decrypt(
+    reader: &BodyReader,
+    writer: &WritableStreamDefaultWriter,
+    cipher: &RecordCipher,
+    window: &Window,
+    part: Option<u32>,
+) -> S3Result<()> {
+    let mut progress = WindowProgress::new(window, part);
+    // A suffix read starts mid-record: node bytes to drop before the first whole record.
+    if window.node_skip > 0 {
+        let skipped = reader.fill(Uint8Array::new_with_length(window.node_skip as u32)).await?;
+        if skipped.is_none_or(|bytes| bytes.length() < window.node_skip as u32) {
+            return Err(corrupt("the stored object is shorter than its records say"));
+        }
+    }
+    // The writes of the previous read's records: at most one read's worth is in flight, so the
+    // next read and its decryption overlap with the network write while memory stays bounded.
+    let mut writing: Option<JsFuture> = None;
+    // Whole records are read straight into a JS buffer and opened from views into it: the
+    // ciphertext never enters wasm, only each record's header does. The next read fills the
+    // same buffer while this one's records are opened and written. The first read takes one
+    // record, so the first bytes go out as soon as it is in; later ones take `RECORDS_PER_READ`.
+    let mut wanted = RECORD_CIPHERTEXT as u32;
+    let mut reading = Some(reader.fill(Uint8Array::new_with_length(wanted)));
+    while progress.remaining > 0 {
+        let Some(read) = reading.take() else {
+            return Err(corrupt("the stored object is shorter than its records say"));
+        };
+        let Some(records) = read.await? else {
+            return Err(corrupt("the stored object is shorter than its records say"));
+        };
+        let (batch, cuts) = progress.plan(&records)?;
         let opening = cipher.open_batch(&records, &batch);
         // A short read is the body's end; a full one may be followed by more. The call above
         // took the records: the next read may fill their buffer.
-        if records.length() == wanted && remaining > 0 {
+        if records.length() == wanted && progress.remaining > 0 {
             wanted = READ_BYTES;
             let buffer = records.buffer();
             let next = if buffer.byte_length() == READ_BYTES {

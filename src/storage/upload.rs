@@ -20,7 +20,7 @@ use crate::storage::client::{send, NodeBody, NodeRequest};
 use crate::storage::digest::NativeSha256;
 use crate::storage::format::ciphertext_len;
 use crate::storage::node::NodeConfig;
-use crate::storage::record_stream::{BodyReader, BufferRecycler, PipelinedWriter, Sealer};
+use crate::storage::record_stream::{joined, BodyReader, BufferRecycler, PipelinedWriter, Sealer};
 use crate::storage::verify::{BodyCheck, LengthCheck, Sha256Check};
 
 fn incomplete_body(_: JsValue) -> S3Error {
@@ -188,20 +188,6 @@ pub async fn send_whole(
         },
     };
     send(node, request.body(NodeBody::Js(node_body)), now).await
-}
-
-/// The pieces as one buffer (the piece itself when there is one).
-fn joined(mut pieces: Vec<Uint8Array>) -> Uint8Array {
-    if pieces.len() == 1 {
-        return pieces.remove(0);
-    }
-    let whole = Uint8Array::new_with_length(pieces.iter().map(Uint8Array::length).sum());
-    let mut at = 0;
-    for piece in &pieces {
-        whole.set(piece, at);
-        at += piece.length();
-    }
-    whole
 }
 
 /// The piece of a plain body waiting to go to the node: the last one waits for the checks.

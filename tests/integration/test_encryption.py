@@ -340,6 +340,39 @@ def test_tampering_on_the_node_never_yields_wrong_bytes(es3, encrypted_bucket, e
         assert intact == body[10 : RECORD + 11]
 
 
+@pytest.mark.parametrize("damage", ["flip-ciphertext", "flip-locator", "truncate", "empty"])
+def test_a_damaged_small_read_is_an_error_answer(es3, encrypted_bucket, encrypted_backend, node, damage):
+    """Reads of at most one stored record (a small object, or a small range of a large one) are
+    decrypted whole before the answer goes out: damage on the node is a 500 InternalError answer,
+    never a 200 with wrong or missing bytes."""
+    reads = [("small-t", 5000, None)]
+    if damage.startswith("flip"):
+        reads.append(("large-t", 3 * RECORD, "bytes=10-1000"))
+    for key, size, ranged in reads:
+        body = data_of(size, 8)
+        es3.put_object(Bucket=encrypted_bucket, Key=key, Body=body)
+        backend_key = encrypted_backend.key(encrypted_bucket, key)
+        head = encrypted_backend.head(backend_key)
+        stored = bytearray(encrypted_backend.get(encrypted_bucket, key))
+        if damage == "flip-ciphertext":
+            stored[100] ^= 1
+        elif damage == "flip-locator":
+            stored[3] ^= 1
+        elif damage == "truncate":
+            stored = stored[:-10]
+        else:
+            stored = bytearray()
+        node.put_object(
+            Bucket=encrypted_backend.bucket, Key=backend_key, Body=bytes(stored),
+            Metadata=head["Metadata"], ContentType="application/octet-stream",
+        )
+        with pytest.raises(ClientError) as failed:
+            es3.get_object(Bucket=encrypted_bucket, Key=key, **({"Range": ranged} if ranged else {}))["Body"].read()
+        error = failed.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 500, (key, error)
+        assert error["Error"]["Code"] == "InternalError", (key, error)
+
+
 def test_keys_are_bound_to_bucket_and_name(es3, encrypted_bucket, encrypted_backend, node, new_encrypted_bucket):
     es3.put_object(Bucket=encrypted_bucket, Key="a", Body=b"object a")
     es3.put_object(Bucket=encrypted_bucket, Key="b", Body=b"object b")

@@ -15,10 +15,10 @@ use crate::s3::{S3Error, S3ErrorCode, S3Result};
 use crate::s3_error;
 use crate::storage::checksum::{request_checksum, ContentMd5Check, RequestChecksum};
 use crate::storage::cipher::{random_bytes, random_nonce, RecordCipher};
-use crate::storage::client::{discard_body, NodeBody, NodeRequest};
+use crate::storage::client::{discard_body, response_buffer, NodeBody, NodeRequest};
 use crate::storage::format::{self, FormatError, ObjectKey, Window};
 use crate::storage::node::object_backend_key;
-use crate::storage::record_stream::{decrypting_body, Sealer};
+use crate::storage::record_stream::{decrypt_whole, decrypting_body, Sealer, WHOLE_READ_MAX_BYTES};
 use crate::storage::upload::{send_verified, BodyPipeline};
 use crate::storage::verify::BodyCheck;
 
@@ -312,7 +312,18 @@ pub(super) async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Resu
         Some(body) if method == "GET" && window.length > 0 => {
             let cipher = RecordCipher::new(&object_key, ctx.cipher_path()).await?;
             let part = part_number.map(u32::from);
-            reply.body = ReplyBody::Stream(decrypting_body(body, cipher, window, part, resource)?);
+            let stored_len =
+                response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
+            reply.body = if stored_len.is_some_and(|len| len <= window.node_skip + WHOLE_READ_MAX_BYTES) {
+                // One record at most: decrypted before the answer goes out.
+                let stored = response_buffer(&response).await?;
+                ReplyBody::Bytes(decrypt_whole(stored, &cipher, &window, part).await.map_err(|err| {
+                    worker::console_error!("reading {resource}: {}", err.message);
+                    err.resource(resource.clone())
+                })?)
+            } else {
+                ReplyBody::Stream(decrypting_body(body, cipher, window, part, resource)?)
+            };
         }
         _ => discard_body(&response),
     }
