@@ -761,7 +761,8 @@ async fn upload_body(
         node_request.headers.retain(|(name, _)| name != "x-amz-sdk-checksum-algorithm");
     }
     let pipeline = BodyPipeline { checks, decoder, sealer, sha256 };
-    let wire_length = ctx.head.header("content-length").and_then(|value| value.trim().parse::<u64>().ok());
+    // For aws-chunked, the encoded length: what the worker would hold.
+    let wire_length = declared_length(ctx.head).ok();
     let response = match request.body() {
         Some(source) if wire_length.is_none_or(|wire| wire > WHOLE_BODY_MAX_BYTES) => {
             send_verified(ctx.node, node_request, source, length, pipeline, ctx.now).await?

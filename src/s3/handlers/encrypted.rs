@@ -312,9 +312,9 @@ pub(super) async fn get_object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> S3Resu
         Some(body) if method == "GET" && window.length > 0 => {
             let cipher = RecordCipher::new(&object_key, ctx.cipher_path()).await?;
             let part = part_number.map(u32::from);
-            let stored_len =
-                response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
-            reply.body = if stored_len.is_some_and(|len| len <= window.node_skip + WHOLE_READ_MAX_BYTES) {
+            reply.body = if header_u64(&response, "content-length")
+                .is_some_and(|len| len <= window.node_skip + WHOLE_READ_MAX_BYTES)
+            {
                 // One record at most: decrypted before the answer goes out.
                 let stored = response_buffer(&response).await?;
                 ReplyBody::Bytes(decrypt_whole(stored, &cipher, &window, part).await.map_err(|err| {
