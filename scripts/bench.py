@@ -336,13 +336,19 @@ class Bench:
             self.error("probe worker", err)
         token = self.operator["PORTICO_ADMIN_TOKEN"]
         g = self.garage
-        self.targets["direct"] = bc.Target("direct", g.endpoint, g.access_key, g.secret_key, g.bucket, "direct/")
-        self.targets["peer"] = bc.Target("peer", self.proxy.endpoint, g.access_key, g.secret_key, g.bucket, "peer/")
+        # A node bucket per target: Garage reads page size + 1 entries of its object table from a
+        # listing's start key whatever the prefix (garage_api_s3 list.rs, fetch_list_entries), so
+        # in a shared bucket a listing costs more the more keys sort after its prefix.
+        own = {name: self.create_backend_bucket(g, f"bench-{name}") for name in ("direct", "peer", "passthrough", "gateway", "gateway-fresh")}
+        self.targets["direct"] = bc.Target("direct", g.endpoint, g.access_key, g.secret_key, own["direct"], "direct/")
+        self.targets["peer"] = bc.Target("peer", self.proxy.endpoint, g.access_key, g.secret_key, own["peer"], "peer/")
         if self.probe:
             # The probe worker streaming to and from presigned node URLs: a do-nothing JS worker.
-            self.targets["passthrough"] = bc.Target("passthrough", g.endpoint, g.access_key, g.secret_key, g.bucket, "passthrough/")
-        self.targets["gateway"] = self.gateway_target("gateway", token, "local", g.bucket, "bench", False)
-        self.targets["gateway-fresh"] = self.gateway_target("gateway-fresh", token, "fresh", g.bucket, "bench-fresh", False)
+            self.targets["passthrough"] = bc.Target(
+                "passthrough", g.endpoint, g.access_key, g.secret_key, own["passthrough"], "passthrough/"
+            )
+        self.targets["gateway"] = self.gateway_target("gateway", token, "local", own["gateway"], "bench", False)
+        self.targets["gateway-fresh"] = self.gateway_target("gateway-fresh", token, "fresh", own["gateway-fresh"], "bench-fresh", False)
         backend = self.enc_backend = self.create_backend_bucket(self.garage, "portico-bench-enc")
         try:
             self.targets["gateway-enc"] = self.gateway_target("gateway-enc", token, "local", backend, "bench-enc", True)

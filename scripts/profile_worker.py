@@ -111,9 +111,11 @@ def make_load(b: bench.Bench, target: bc.Target, kind: str, seconds: float, conc
     `probe`: through the JS pass-through worker to `target` (a node)."""
     if kind.endswith("-small"):
         op = kind.removesuffix("-small").upper()
-        body = b.seed_small(target, "small/", 4096, 64)
+        # OBJECTS=N: seed N objects (the listing's size) instead of 64.
+        count = int(os.environ.get("OBJECTS", "64"))
+        body = b.seed_small(target, "small/", 4096, count)
         digest = bc.s3http.sha256_hex(body)
-        keys = [f"small/obj-{i:03d}" for i in range(64)]
+        keys = [f"small/obj-{i:03d}" for i in range(count)]
         if probe:
             address = b.probe
             requests = {

@@ -174,6 +174,15 @@ pub fn decode_header_lines(text: &str) -> Vec<(String, String)> {
     pairs
 }
 
+/// A body's bytes as text, as the runtime's `Response.text()` decodes it: a UTF-8 byte order
+/// mark dropped, invalid sequences replaced by U+FFFD.
+pub fn body_text(mut bytes: Vec<u8>) -> String {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+}
+
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -196,6 +205,14 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_text_decodes_as_the_runtime_does() {
+        assert_eq!(body_text(b"<a>\xC3\xA9</a>".to_vec()), "<a>\u{e9}</a>");
+        assert_eq!(body_text(b"\xEF\xBB\xBF<a/>".to_vec()), "<a/>");
+        assert_eq!(body_text(b"a\xFFb\xEF\xBB".to_vec()), "a\u{fffd}b\u{fffd}");
+        assert_eq!(body_text(Vec::new()), "");
+    }
 
     #[test]
     fn header_lines_round_trip_and_skip_pairs_with_line_breaks() {

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod xml;
+pub mod xml_reader;
 
 pub use error::{S3Error, S3ErrorCode, S3Result};
 pub mod addressing;
