@@ -7,6 +7,8 @@
 //! client's answer. Between the last two a caller may rewrite sizes and ETags (encrypted
 //! projects) in the plain [`NodeListing`].
 
+use std::borrow::Cow;
+
 use super::error::S3Result;
 use super::xml::{Owner, XmlWriter};
 use super::xml_reader::{XmlEvent, XmlReader};
@@ -347,30 +349,25 @@ pub fn render_list(
     listing: &NodeListing,
     owner: &Owner,
 ) -> String {
-    let strip = |key: &str| key.strip_prefix(bucket_prefix).map(str::to_string);
-    let encode = |text: &str| {
-        if request.url_encoding {
-            uri_encode(text, true)
-        } else {
-            text.to_string()
-        }
-    };
+    let strip = |key| str::strip_prefix(key, bucket_prefix);
+    let encode = |text| url_encoded_if(request.url_encoding, text);
 
     let (contents, common_prefixes, is_truncated) = if request.needs_node_request() {
-        let contents: Vec<(String, &ListedObject)> = listing
+        let contents: Vec<(&str, &ListedObject)> = listing
             .contents
             .iter()
             .filter_map(|object| Some((strip(&object.key)?, object)))
             // A backend key equal to the bucket prefix would be an empty client key.
             .filter(|(key, _)| !key.is_empty())
             .collect();
-        let prefixes: Vec<String> = listing.common_prefixes.iter().filter_map(|p| strip(p)).collect();
+        let prefixes: Vec<&str> = listing.common_prefixes.iter().filter_map(|p| strip(p)).collect();
         (contents, prefixes, listing.is_truncated)
     } else {
         (Vec::new(), Vec::new(), false)
     };
 
-    let mut xml = XmlWriter::new("ListBucketResult");
+    // ~250 bytes per object and ~60 per common prefix, as Garage's keys and dates come.
+    let mut xml = XmlWriter::with_capacity("ListBucketResult", 512 + 250 * contents.len() + 60 * common_prefixes.len());
     xml.element("Name", bucket).element("Prefix", &encode(&request.prefix));
     match request.version {
         ListVersion::V1 => {
@@ -381,7 +378,7 @@ pub fn render_list(
             // NextMarker is not used: nodes disagree on it (Garage names a key under the prefix).
             if is_truncated && request.delimiter.is_some() {
                 let next_marker = last_entry(&contents, &common_prefixes);
-                xml.optional_element("NextMarker", next_marker.map(|m| encode(&m)).as_deref());
+                xml.optional_element("NextMarker", next_marker.map(encode).as_deref());
             }
         }
         ListVersion::V2 => {
@@ -419,10 +416,19 @@ pub fn render_list(
 }
 
 /// The greatest key or common prefix of a page: where a V1 listing continues from.
-fn last_entry(contents: &[(String, &ListedObject)], common_prefixes: &[String]) -> Option<String> {
-    let last_key = contents.iter().map(|(key, _)| key).max();
-    let last_prefix = common_prefixes.iter().max();
-    last_key.max(last_prefix).cloned()
+fn last_entry<'k>(contents: &[(&'k str, &ListedObject)], common_prefixes: &[&'k str]) -> Option<&'k str> {
+    let last_key = contents.iter().map(|(key, _)| *key).max();
+    let last_prefix = common_prefixes.iter().copied().max();
+    last_key.max(last_prefix)
+}
+
+/// `text` URL-encoded for `encoding-type=url`, as it is otherwise.
+fn url_encoded_if(url_encoding: bool, text: &str) -> Cow<'_, str> {
+    if url_encoding {
+        Cow::Owned(uri_encode(text, true))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 #[cfg(test)]

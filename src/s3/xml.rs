@@ -68,7 +68,13 @@ pub struct XmlWriter {
 impl XmlWriter {
     /// Start a document whose root element is `root`.
     pub fn new(root: &'static str) -> Self {
-        let mut out = String::with_capacity(512);
+        Self::with_capacity(root, 512)
+    }
+
+    /// `new`, with room for a document of about `bytes` (a long listing), so it is not copied
+    /// over and over as it grows.
+    pub fn with_capacity(root: &'static str, bytes: usize) -> Self {
+        let mut out = String::with_capacity(bytes);
         out.push_str(XML_DECLARATION);
         out.push('\n');
         out.push('<');

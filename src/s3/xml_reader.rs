@@ -50,7 +50,19 @@ impl<'a> XmlReader<'a> {
                 };
             }
             if rest.as_bytes()[0] != b'<' {
-                let end = find_byte(rest, b'<').unwrap_or(rest.len());
+                // One pass finds the text's end and whether anything in it needs resolving.
+                let mut end = rest.len();
+                let mut plain = true;
+                for (i, &byte) in rest.as_bytes().iter().enumerate() {
+                    match byte {
+                        b'<' => {
+                            end = i;
+                            break;
+                        }
+                        b'&' | b'\r' => plain = false,
+                        _ => {}
+                    }
+                }
                 let raw = &rest[..end];
                 self.pos += end;
                 if self.open.is_empty() {
@@ -59,7 +71,11 @@ impl<'a> XmlReader<'a> {
                     }
                     return Err("text outside the root element".to_string());
                 }
-                return resolve_text(raw).map(XmlEvent::Text);
+                return if plain {
+                    Ok(XmlEvent::Text(Cow::Borrowed(raw)))
+                } else {
+                    resolve_text(raw).map(XmlEvent::Text)
+                };
             }
             // The byte after `<` says what follows; only `<!` needs a longer look.
             match rest.as_bytes().get(1) {

@@ -4,6 +4,7 @@ with continuation tokens and markers, start-after, isolation between buckets."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -158,6 +159,28 @@ def test_list_v2_pages_with_continuation_tokens(s3, paged_bucket):
         assert pages < 10, "listing does not terminate"
     assert pages == 3
     assert seen == PAGED_KEYS  # every key exactly once, in order
+
+
+def test_full_pages_of_a_thousand_keys(s3, raw, new_bucket):
+    """Pages as large as S3 makes them (1000 keys, the default max-keys), sizes and ETags intact,
+    keys needing XML escaping among them: the node's listing document is read whole, decoded
+    and re-written per page."""
+    bucket = new_bucket()
+    keys = [f"k{i:04d}" for i in range(1000)] + ["k0500 & <\"quoted\">", "zz/\u00e9t\u00e9/\U0001f600"]
+    bodies = {key: f"body of {key}".encode() for key in keys}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(r.status_code == 200 for r in pool.map(lambda key: raw.put(bucket, key, bodies[key]), keys))
+
+    first = s3.list_objects_v2(Bucket=bucket)
+    assert first["IsTruncated"] and first["KeyCount"] == 1000 and first["MaxKeys"] == 1000
+    second = s3.list_objects_v2(Bucket=bucket, ContinuationToken=first["NextContinuationToken"])
+    assert not second["IsTruncated"] and second["KeyCount"] == len(keys) - 1000
+    listed = first["Contents"] + second["Contents"]
+    assert [o["Key"] for o in listed] == sorted(keys)
+    assert all(o["Size"] == len(bodies[o["Key"]]) and o["ETag"] == md5_etag(bodies[o["Key"]]) for o in listed)
+
+    v1 = [o["Key"] for page in s3.get_paginator("list_objects").paginate(Bucket=bucket) for o in page["Contents"]]
+    assert v1 == sorted(keys)
 
 
 def test_list_v2_paginator_with_delimiter(s3, tree_bucket):
