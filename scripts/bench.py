@@ -85,6 +85,8 @@ PARTIAL = bool(ONLY) or bool(os.environ.get("BENCH_LARGE_MIB"))
 CONCURRENCY = [1, 8, 32]
 SMALL_SIZE = 4096
 SMALL_OBJECTS = 64
+# A full page: ListObjectsV2 of 1000 keys, at concurrency 1 only (what a sync tool reads).
+PAGE_OBJECTS = 1000
 PART_SIZE = 16 * MiB
 PART_CONCURRENCY = 4
 RANGE_SIZE = 1 * MiB
@@ -781,6 +783,10 @@ class Bench:
                 log(f"seeded {SMALL_OBJECTS} x 4 KiB through {name} in {time.perf_counter() - t0:.1f}s")
                 digest = bc.s3http.sha256_hex(body)
                 keys = [f"small/obj-{i:03d}" for i in range(SMALL_OBJECTS)]
+                t0 = time.perf_counter()
+                self.seed_small(target, "page/", 64, PAGE_OBJECTS)
+                log(f"seeded {PAGE_OBJECTS} x 64 B through {name} in {time.perf_counter() - t0:.1f}s")
+                page_query = {"list-type": "2", "prefix": target.prefix + "page/"}
                 if name == "passthrough":
                     list_query = {"list-type": "2", "prefix": target.prefix + "small/"}
                     requests[name] = {
@@ -791,6 +797,7 @@ class Bench:
                             for i in range(SMALL_OBJECTS)
                         ],
                         "LIST": [(self.probe_head(target, "GET", None, query=list_query), None, False)],
+                        "LIST1000": [(self.probe_head(target, "GET", None, query=page_query), None, False)],
                     }
                     continue
                 requests[name] = {
@@ -801,12 +808,13 @@ class Bench:
                         for i in range(SMALL_OBJECTS)
                     ],
                     "LIST": [(target.sign("GET", None, {"list-type": "2", "prefix": target.prefix + "small/"}), None, False)],
+                    "LIST1000": [(target.sign("GET", None, page_query), None, False)],
                 }
             except Exception as err:  # noqa: BLE001
                 self.error(f"small seed {name}", err)
         results: dict = {}
-        for op in ("GET", "PUT", "HEAD", "LIST"):
-            for concurrency in CONCURRENCY:
+        for op in ("GET", "PUT", "HEAD", "LIST", "LIST1000"):
+            for concurrency in [1] if op == "LIST1000" else CONCURRENCY:
                 log(f"small {op} c={concurrency}")
                 for name in names:
                     if name not in requests:
@@ -1097,7 +1105,7 @@ def markdown(results: dict) -> str:
                     if e.get("errors"):
                         text += f", {e['errors']} errors"
                     cells.append(text)
-                title = "ListObjectsV2 (64 keys)" if op == "LIST" else op
+                title = {"LIST": "ListObjectsV2 (64 keys)", "LIST1000": "ListObjectsV2 (1000 keys)"}.get(op, op)
                 out.append(f"| {title} | {c} | " + " | ".join(cells) + " |")
         out.append("")
         out.append(
@@ -1170,8 +1178,8 @@ def markdown(results: dict) -> str:
             values = [per[n][op]["server_cpu_ms_per_MiB"] for per in large.values() if op in per.get(n, {})]
             present |= bool(values)
             cells.append("/".join(f"{v:.2f}" for v in values) if values else "-")
-        for op in ("GET", "PUT", "HEAD", "LIST"):
-            e = small.get(op, {}).get("8", {}).get(n)
+        for op, concurrency in (("GET", "8"), ("PUT", "8"), ("HEAD", "8"), ("LIST", "8"), ("LIST1000", "1")):
+            e = small.get(op, {}).get(concurrency, {}).get(n)
             present |= bool(e)
             cells.append(f"{e['cpu_ms_per_request'].get(proc, 0):.3f}" if e else "-")
         if present:
@@ -1179,10 +1187,13 @@ def markdown(results: dict) -> str:
             cpu_rows.append(f"| {header_names[n]} ({name} process) | " + " | ".join(cells) + " |")
     if cpu_rows:
         sizes = "/".join(large.keys())
-        out.append(f"CPU time of the serving process (ms per MiB for {sizes} objects; ms per 4 KiB request at concurrency 8):")
+        out.append(
+            f"CPU time of the serving process (ms per MiB for {sizes} objects; ms per 4 KiB request or 64-key listing at "
+            "concurrency 8; ms per 1000-key listing at concurrency 1):"
+        )
         out.append("")
-        out.append("| serving | PUT ms/MiB | GET ms/MiB | GET ms/req | PUT ms/req | HEAD ms/req | LIST ms/req |")
-        out.append("|---|---|---|---|---|---|---|")
+        out.append("| serving | PUT ms/MiB | GET ms/MiB | GET ms/req | PUT ms/req | HEAD ms/req | LIST ms/req | LIST 1000 ms/req |")
+        out.append("|---|---|---|---|---|---|---|---|")
         out.extend(cpu_rows)
         out.append("")
 
