@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::bucket_name::{validate_bucket_name, validate_object_key};
 use super::error::{S3Error, S3Result};
 use super::xml::{parse_document, root_element_name, Owner, XmlWriter};
+use super::xml_reader::read_children;
 use crate::http::{parse_query, percent_decode_bytes, uri_encode};
 use crate::s3_error;
 
@@ -449,48 +450,6 @@ pub struct ListedPart {
     pub checksums: Checksums,
 }
 
-#[derive(Deserialize)]
-struct ListPartsResultXml {
-    #[serde(rename = "$value", default)]
-    children: Vec<ListPartsChild>,
-}
-
-#[derive(Deserialize)]
-enum ListPartsChild {
-    IsTruncated(bool),
-    NextPartNumberMarker(String),
-    Part(ListedPartXml),
-    StorageClass(String),
-    ChecksumAlgorithm(String),
-    ChecksumType(String),
-    /// Request echoes (Bucket, Key, UploadId, markers), the node's Initiator and Owner, and
-    /// anything newer than this code.
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-struct ListedPartXml {
-    #[serde(rename = "PartNumber")]
-    part_number: u32,
-    #[serde(rename = "LastModified", default)]
-    last_modified: String,
-    #[serde(rename = "ETag", default)]
-    etag: String,
-    #[serde(rename = "Size", default)]
-    size: u64,
-    #[serde(rename = "ChecksumCRC32", default)]
-    crc32: Option<String>,
-    #[serde(rename = "ChecksumCRC32C", default)]
-    crc32c: Option<String>,
-    #[serde(rename = "ChecksumCRC64NVME", default)]
-    crc64nvme: Option<String>,
-    #[serde(rename = "ChecksumSHA1", default)]
-    sha1: Option<String>,
-    #[serde(rename = "ChecksumSHA256", default)]
-    sha256: Option<String>,
-}
-
 fn trimmed_non_empty(text: String) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())
@@ -498,37 +457,60 @@ fn trimmed_non_empty(text: String) -> Option<String> {
 
 /// Read a node's ListPartsResult. A document portico cannot read is an InternalError.
 pub fn parse_node_list_parts(xml: &str) -> S3Result<NodePartListing> {
-    let parsed: ListPartsResultXml =
-        parse_document(xml.trim_start(), "ListPartsResult").map_err(|err| unreadable("ListPartsResult", err))?;
+    read_node_list_parts(xml)
+        .map_err(|why| s3_error!(InternalError, "The storage node sent an unreadable ListPartsResult: {why}"))
+}
+
+fn read_node_list_parts(xml: &str) -> Result<NodePartListing, String> {
     let mut listing = NodePartListing::default();
-    for child in parsed.children {
-        match child {
-            ListPartsChild::IsTruncated(truncated) => listing.is_truncated = truncated,
-            ListPartsChild::NextPartNumberMarker(text) => {
-                listing.next_part_number_marker = match text.trim() {
+    // Request echoes (Bucket, Key, UploadId, markers), the node's Initiator and Owner, and
+    // anything newer than this code are skipped.
+    for child in read_children(xml, "ListPartsResult")? {
+        match child.name {
+            "IsTruncated" => listing.is_truncated = xml_bool(&child.text)?,
+            "NextPartNumberMarker" => {
+                listing.next_part_number_marker = match child.text.trim() {
                     "" => None,
-                    number => Some(number.parse().map_err(|_| {
-                        s3_error!(
-                            InternalError,
-                            "The storage node sent an unreadable NextPartNumberMarker: {number:?}."
-                        )
-                    })?),
+                    number => Some(xml_number(number)?),
                 }
             }
-            ListPartsChild::Part(part) => listing.parts.push(ListedPart {
-                part_number: part.part_number,
-                last_modified: part.last_modified,
-                etag: part.etag,
-                size: part.size,
-                checksums: Checksums::new(part.crc32, part.crc32c, part.crc64nvme, part.sha1, part.sha256),
-            }),
-            ListPartsChild::StorageClass(class) => listing.storage_class = trimmed_non_empty(class),
-            ListPartsChild::ChecksumAlgorithm(algorithm) => listing.checksum_algorithm = trimmed_non_empty(algorithm),
-            ListPartsChild::ChecksumType(kind) => listing.checksum_type = trimmed_non_empty(kind),
-            ListPartsChild::Other => {}
+            "Part" => {
+                let owned = |name| child.field(name).map(str::to_string);
+                listing.parts.push(ListedPart {
+                    part_number: xml_number(child.field("PartNumber").ok_or("a Part without a PartNumber")?)?,
+                    last_modified: owned("LastModified").unwrap_or_default(),
+                    etag: owned("ETag").unwrap_or_default(),
+                    size: child.field("Size").map(xml_number).transpose()?.unwrap_or(0),
+                    checksums: Checksums::new(
+                        owned("ChecksumCRC32"),
+                        owned("ChecksumCRC32C"),
+                        owned("ChecksumCRC64NVME"),
+                        owned("ChecksumSHA1"),
+                        owned("ChecksumSHA256"),
+                    ),
+                });
+            }
+            "StorageClass" => listing.storage_class = trimmed_non_empty(child.text),
+            "ChecksumAlgorithm" => listing.checksum_algorithm = trimmed_non_empty(child.text),
+            "ChecksumType" => listing.checksum_type = trimmed_non_empty(child.text),
+            _ => {}
         }
     }
     Ok(listing)
+}
+
+/// An XML boolean as nodes write it.
+fn xml_bool(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(format!("not a boolean: {other:?}")),
+    }
+}
+
+/// An unsigned number in a node's answer.
+fn xml_number<N: std::str::FromStr>(text: &str) -> Result<N, String> {
+    text.trim().parse().map_err(|_| format!("not a number: {text:?}"))
 }
 
 /// Write the client's ListPartsResult for `request` on the client's `bucket` and `key` from the
@@ -665,65 +647,35 @@ pub struct ListedUpload {
     pub checksum_algorithm: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ListUploadsResultXml {
-    #[serde(rename = "$value", default)]
-    children: Vec<ListUploadsChild>,
-}
-
-#[derive(Deserialize)]
-enum ListUploadsChild {
-    IsTruncated(bool),
-    NextKeyMarker(String),
-    NextUploadIdMarker(String),
-    Upload(ListedUploadXml),
-    CommonPrefixes(CommonPrefixesXml),
-    /// Request echoes and anything newer than this code.
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-struct ListedUploadXml {
-    #[serde(rename = "Key")]
-    key: String,
-    #[serde(rename = "UploadId")]
-    upload_id: String,
-    #[serde(rename = "Initiated", default)]
-    initiated: String,
-    #[serde(rename = "StorageClass", default)]
-    storage_class: Option<String>,
-    #[serde(rename = "ChecksumAlgorithm", default)]
-    checksum_algorithm: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CommonPrefixesXml {
-    #[serde(rename = "Prefix", default)]
-    prefixes: Vec<String>,
-}
-
 /// Read a node's ListMultipartUploadsResult. A document portico cannot read is an InternalError.
 pub fn parse_node_list_uploads(xml: &str) -> S3Result<NodeUploadListing> {
-    let parsed: ListUploadsResultXml = parse_document(xml.trim_start(), "ListMultipartUploadsResult")
-        .map_err(|err| unreadable("ListMultipartUploadsResult", err))?;
+    read_node_list_uploads(xml).map_err(|why| {
+        s3_error!(InternalError, "The storage node sent an unreadable ListMultipartUploadsResult: {why}")
+    })
+}
+
+fn read_node_list_uploads(xml: &str) -> Result<NodeUploadListing, String> {
     let mut listing = NodeUploadListing::default();
-    for child in parsed.children {
-        match child {
-            ListUploadsChild::IsTruncated(truncated) => listing.is_truncated = truncated,
-            ListUploadsChild::NextKeyMarker(marker) => listing.next_key_marker = Some(marker).filter(|m| !m.is_empty()),
-            ListUploadsChild::NextUploadIdMarker(marker) => {
-                listing.next_upload_id_marker = Some(marker).filter(|m| !m.is_empty())
+    // Request echoes and anything newer than this code are skipped.
+    for child in read_children(xml, "ListMultipartUploadsResult")? {
+        match child.name {
+            "IsTruncated" => listing.is_truncated = xml_bool(&child.text)?,
+            "NextKeyMarker" => listing.next_key_marker = Some(child.text).filter(|m| !m.is_empty()),
+            "NextUploadIdMarker" => listing.next_upload_id_marker = Some(child.text).filter(|m| !m.is_empty()),
+            "Upload" => {
+                let optional = |name| child.field(name).map(str::to_string).and_then(trimmed_non_empty);
+                listing.uploads.push(ListedUpload {
+                    key: child.field("Key").ok_or("an Upload without a Key")?.to_string(),
+                    upload_id: child.field("UploadId").ok_or("an Upload without an UploadId")?.to_string(),
+                    initiated: child.field("Initiated").unwrap_or_default().to_string(),
+                    storage_class: optional("StorageClass"),
+                    checksum_algorithm: optional("ChecksumAlgorithm"),
+                });
             }
-            ListUploadsChild::Upload(upload) => listing.uploads.push(ListedUpload {
-                key: upload.key,
-                upload_id: upload.upload_id,
-                initiated: upload.initiated,
-                storage_class: upload.storage_class.and_then(trimmed_non_empty),
-                checksum_algorithm: upload.checksum_algorithm.and_then(trimmed_non_empty),
-            }),
-            ListUploadsChild::CommonPrefixes(group) => listing.common_prefixes.extend(group.prefixes),
-            ListUploadsChild::Other => {}
+            "CommonPrefixes" => listing
+                .common_prefixes
+                .extend(child.fields.into_iter().filter(|(name, _)| *name == "Prefix").map(|(_, prefix)| prefix)),
+            _ => {}
         }
     }
     Ok(listing)

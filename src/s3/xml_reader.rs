@@ -154,6 +154,68 @@ impl<'a> XmlReader<'a> {
     }
 }
 
+/// One child of a document's root, read two levels deep: its own text and, in order, the text of
+/// each of its children (anything deeper is skipped). S3's answers are this shape: `<IsTruncated>`
+/// is a child with text, `<Part>` one with fields. Text is kept as written (no trimming: a key
+/// may end in spaces).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Child<'a> {
+    pub name: &'a str,
+    pub text: String,
+    pub fields: Vec<(&'a str, String)>,
+}
+
+impl Child<'_> {
+    /// The text of the first field called `name`.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(field, _)| *field == name).map(|(_, text)| text.as_str())
+    }
+}
+
+/// The children of a document whose root element is called `root` (local name), in order.
+pub fn read_children<'a>(doc: &'a str, root: &str) -> Result<Vec<Child<'a>>, String> {
+    let mut reader = XmlReader::new(doc);
+    let mut children: Vec<Child<'a>> = Vec::new();
+    // Elements open: 1 in the root, 2 in a child, 3 in a field.
+    let mut depth = 0usize;
+    let mut root_seen = false;
+    loop {
+        match reader.next_event()? {
+            XmlEvent::Eof => break,
+            XmlEvent::End => depth -= 1,
+            XmlEvent::Text(text) => match (depth, children.last_mut()) {
+                (2, Some(child)) => child.text.push_str(&text),
+                (3, Some(child)) => {
+                    if let Some((_, field)) = child.fields.last_mut() {
+                        field.push_str(&text);
+                    }
+                }
+                _ => {}
+            },
+            XmlEvent::Start { name, empty } => {
+                match depth {
+                    0 if name != root => return Err(format!("expected <{root}>, found <{name}>")),
+                    0 => root_seen = true,
+                    1 => children.push(Child { name, ..Child::default() }),
+                    2 => {
+                        if let Some(child) = children.last_mut() {
+                            child.fields.push((name, String::new()));
+                        }
+                    }
+                    _ => {}
+                }
+                if !empty {
+                    depth += 1;
+                }
+            }
+        }
+    }
+    if !root_seen {
+        return Err(format!("no <{root}> element"));
+    }
+    Ok(children)
+}
+
 /// Where `byte` (ASCII) first is in `text`: a plain loop, which beats `str::find`'s searcher on
 /// the short runs of a node document in wasm.
 fn find_byte(text: &str, byte: u8) -> Option<usize> {
@@ -306,6 +368,25 @@ mod tests {
             "<a><></a>",
         ] {
             assert!(events(doc).is_err(), "{doc}");
+        }
+    }
+
+    #[test]
+    fn reads_a_document_two_levels_deep() {
+        let doc = "<?xml version=\"1.0\"?>\n<r xmlns=\"ns\">\n  <IsTruncated> true </IsTruncated>\n  <Part>\n    \
+                   <PartNumber>1</PartNumber><Key>k  </Key><Owner><ID>deep</ID></Owner><Empty/>\n  </Part>\n  <Flag/>\n</r>";
+        let children = read_children(doc, "r").unwrap();
+        assert_eq!(children.iter().map(|c| c.name).collect::<Vec<_>>(), ["IsTruncated", "Part", "Flag"]);
+        assert_eq!(children[0].text, " true ");
+        assert_eq!(children[1].field("PartNumber"), Some("1"));
+        assert_eq!(children[1].field("Key"), Some("k  "), "text is kept as written");
+        assert_eq!(children[1].field("Owner").map(str::trim), Some(""), "deeper elements are skipped");
+        assert_eq!(children[1].field("Empty"), Some(""));
+        assert_eq!(children[1].field("Missing"), None);
+        assert_eq!(children[2], Child { name: "Flag", ..Child::default() });
+        assert_eq!(read_children("<r/>", "r").unwrap(), vec![]);
+        for (doc, root) in [("<other/>", "r"), ("", "r"), ("<r><a></r>", "r"), ("<r></r><r></r>", "r")] {
+            assert!(read_children(doc, root).is_err(), "{doc}");
         }
     }
 

@@ -53,6 +53,23 @@ def test_multipart_round_trip(s3, backend, bucket):
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+def test_uploads_in_progress_are_listed_with_their_keys_exactly(s3, bucket):
+    """Keys and common prefixes as they are, surrounding spaces included: a reader of the node's
+    answer that trims text would list "trailing  " as "trailing"."""
+    keys = ["trailing  ", "  leading", "dir /x ", "plain"]
+    ids = {key: s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"] for key in keys}
+    listed = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    assert sorted((u["Key"], u["UploadId"]) for u in listed) == sorted(ids.items())
+    grouped = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in grouped["CommonPrefixes"]] == ["dir /"]
+    assert sorted(u["Key"] for u in grouped["Uploads"]) == sorted(k for k in keys if "/" not in k)
+    parts = s3.list_parts(Bucket=bucket, Key="trailing  ", UploadId=ids["trailing  "])
+    assert parts["Key"] == "trailing  " and parts.get("Parts", []) == []
+    for key, upload_id in ids.items():
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
 def test_complete_refuses_small_parts_unknown_parts_and_bad_order(s3, backend, bucket):
     upload_id, completed = upload_parts(s3, bucket, "k", [b"small part", b"another small part"])
     with pytest.raises(ClientError) as excinfo:
