@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::error::{S3Error, S3ErrorCode, S3Result};
 use super::xml::{parse_document, XmlWriter};
+use super::xml_reader::{read_children, xml_bool};
 use crate::s3_error;
 use crate::storage::node::object_backend_key;
 
@@ -201,65 +202,31 @@ pub struct NodeDeleteError {
     pub message: String,
 }
 
-#[derive(Deserialize)]
-struct DeleteResultXml {
-    #[serde(rename = "$value", default)]
-    children: Vec<DeleteResultChild>,
-}
-
-#[derive(Deserialize)]
-enum DeleteResultChild {
-    Deleted(DeletedXml),
-    Error(DeleteErrorXml),
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-struct DeletedXml {
-    #[serde(rename = "Key")]
-    key: String,
-    #[serde(rename = "VersionId", default)]
-    version_id: Option<String>,
-    #[serde(rename = "DeleteMarker", default)]
-    delete_marker: Option<bool>,
-    #[serde(rename = "DeleteMarkerVersionId", default)]
-    delete_marker_version_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct DeleteErrorXml {
-    #[serde(rename = "Key")]
-    key: String,
-    #[serde(rename = "VersionId", default)]
-    version_id: Option<String>,
-    #[serde(rename = "Code", default)]
-    code: String,
-    #[serde(rename = "Message", default)]
-    message: String,
-}
-
 /// Read a node's DeleteResult. A document portico cannot read is an InternalError.
 pub fn parse_node_delete_result(xml: &str) -> S3Result<NodeDeleteResult> {
-    let parsed: DeleteResultXml = parse_document(xml.trim_start(), "DeleteResult")
-        .map_err(|err| s3_error!(InternalError, "The storage node sent an unreadable DeleteResult: {}", err.message))?;
+    read_node_delete_result(xml)
+        .map_err(|why| s3_error!(InternalError, "The storage node sent an unreadable DeleteResult: {why}"))
+}
+
+fn read_node_delete_result(xml: &str) -> Result<NodeDeleteResult, String> {
     let mut result = NodeDeleteResult::default();
-    let version = |v: Option<String>| v.filter(|v| !v.is_empty());
-    for child in parsed.children {
-        match child {
-            DeleteResultChild::Deleted(deleted) => result.deleted.push(NodeDeleted {
-                key: deleted.key,
-                version_id: version(deleted.version_id),
-                delete_marker: deleted.delete_marker.unwrap_or(false),
-                delete_marker_version_id: version(deleted.delete_marker_version_id),
+    for child in read_children(xml, "DeleteResult")? {
+        let version = |name| child.field(name).filter(|v| !v.is_empty()).map(str::to_string);
+        let key = || child.field("Key").map(str::to_string).ok_or(format!("a {} without a Key", child.name));
+        match child.name {
+            "Deleted" => result.deleted.push(NodeDeleted {
+                key: key()?,
+                version_id: version("VersionId"),
+                delete_marker: child.field("DeleteMarker").map(xml_bool).transpose()?.unwrap_or(false),
+                delete_marker_version_id: version("DeleteMarkerVersionId"),
             }),
-            DeleteResultChild::Error(error) => result.errors.push(NodeDeleteError {
-                key: error.key,
-                version_id: version(error.version_id),
-                code: error.code.trim().to_string(),
-                message: error.message,
+            "Error" => result.errors.push(NodeDeleteError {
+                key: key()?,
+                version_id: version("VersionId"),
+                code: child.field("Code").unwrap_or_default().trim().to_string(),
+                message: child.field("Message").unwrap_or_default().to_string(),
             }),
-            DeleteResultChild::Other => {}
+            _ => {}
         }
     }
     Ok(result)

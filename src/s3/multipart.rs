@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::bucket_name::{validate_bucket_name, validate_object_key};
 use super::error::{S3Error, S3Result};
 use super::xml::{parse_document, root_element_name, Owner, XmlWriter};
-use super::xml_reader::read_children;
+use super::xml_reader::{read_children, xml_bool, xml_number};
 use crate::http::{parse_query, percent_decode_bytes, uri_encode};
 use crate::s3_error;
 
@@ -497,20 +497,6 @@ fn read_node_list_parts(xml: &str) -> Result<NodePartListing, String> {
         }
     }
     Ok(listing)
-}
-
-/// An XML boolean as nodes write it.
-fn xml_bool(text: &str) -> Result<bool, String> {
-    match text.trim() {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        other => Err(format!("not a boolean: {other:?}")),
-    }
-}
-
-/// An unsigned number in a node's answer.
-fn xml_number<N: std::str::FromStr>(text: &str) -> Result<N, String> {
-    text.trim().parse().map_err(|_| format!("not a number: {text:?}"))
 }
 
 /// Write the client's ListPartsResult for `request` on the client's `bucket` and `key` from the

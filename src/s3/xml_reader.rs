@@ -216,6 +216,20 @@ pub fn read_children<'a>(doc: &'a str, root: &str) -> Result<Vec<Child<'a>>, Str
     Ok(children)
 }
 
+/// An XML boolean as nodes write it.
+pub fn xml_bool(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(format!("not a boolean: {other:?}")),
+    }
+}
+
+/// An unsigned number in a node's answer.
+pub fn xml_number<N: std::str::FromStr>(text: &str) -> Result<N, String> {
+    text.trim().parse().map_err(|_| format!("not a number: {text:?}"))
+}
+
 /// Where `byte` (ASCII) first is in `text`: a plain loop, which beats `str::find`'s searcher on
 /// the short runs of a node document in wasm.
 fn find_byte(text: &str, byte: u8) -> Option<usize> {
