@@ -1,7 +1,8 @@
 //! XML request parsing and response documents.
 //!
 //! Responses are written as strings with [`XmlWriter`]: element names are `'static` (never user
-//! data) and all text goes through [`escape`]. Requests are parsed with quick-xml's serde support.
+//! data) and all text goes through [`escape`]. Client requests (and the node's small answers) are
+//! parsed with quick-xml's serde support; the node's listings with `xml_reader`.
 
 use serde::Deserialize;
 
