@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use super::error::S3Result;
 use super::xml::{Owner, XmlWriter};
-use super::xml_reader::{XmlEvent, XmlReader};
+use super::xml_reader::{xml_bool, xml_number, XmlEvent, XmlReader};
 use crate::http::uri_encode;
 use crate::s3_error;
 
@@ -313,11 +313,7 @@ fn store_field(
 ) -> Result<(), String> {
     match field {
         ListingField::IsTruncated => {
-            listing.is_truncated = match value.trim() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                other => return Err(format!("IsTruncated {other:?}")),
-            }
+            listing.is_truncated = xml_bool(&value).map_err(|why| format!("IsTruncated {why}"))?
         }
         ListingField::NextContinuationToken => listing.next_continuation_token = Some(value).filter(|t| !t.is_empty()),
         ListingField::Prefix => listing.common_prefixes.push(value),
@@ -327,7 +323,7 @@ fn store_field(
                 ListingField::Key => *key = Some(value),
                 ListingField::LastModified => object.last_modified = value,
                 ListingField::ETag => object.etag = value,
-                ListingField::Size => object.size = value.trim().parse().map_err(|_| format!("Size {value:?}"))?,
+                ListingField::Size => object.size = xml_number(&value).map_err(|why| format!("Size {why}"))?,
                 _ => object.storage_class = Some(value).filter(|c| !c.is_empty()),
             }
         }
