@@ -1,8 +1,11 @@
-//! A pull reader for the XML documents a storage node answers with (listings): elements and
-//! text, one event at a time, borrowing from the document wherever nothing needs resolving.
+//! A pull reader for the long XML documents a storage node answers with (object listings, parts,
+//! uploads in progress, delete results): elements and text, one event at a time, borrowing from
+//! the document wherever nothing needs resolving; [`read_children`] reads a whole answer two
+//! levels deep.
 //!
 //! quick-xml's event reader was ~1/3 of a ListObjects' CPU in the worker (opt-level "z", wasm
-//! without SIMD: 166 µs natively for a 64-key Garage listing against 40 µs here). A node's
+//! without SIMD): a 64-key Garage listing parsed natively in 166 µs with it, 88 µs with this
+//! reader; its serde deserializer took 3.3-4.5 ms for 1000 parts or uploads, 1.4-1.6 here. A node's
 //! document uses a small part of XML: declarations, comments, elements with attributes, text
 //! with the predefined entities and character references, CDATA. That part is read here, with
 //! end tags checked against their start tags; a DOCTYPE (never sent by a node, and the door to
