@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::error::{S3Error, S3ErrorCode, S3Result};
 use super::xml::{parse_document, XmlWriter};
-use super::xml_reader::{read_children, xml_bool};
+use super::xml_reader::{read_children, unreadable, xml_bool};
 use crate::s3_error;
 use crate::storage::node::object_backend_key;
 
@@ -204,15 +204,14 @@ pub struct NodeDeleteError {
 
 /// Read a node's DeleteResult. A document portico cannot read is an InternalError.
 pub fn parse_node_delete_result(xml: &str) -> S3Result<NodeDeleteResult> {
-    read_node_delete_result(xml)
-        .map_err(|why| s3_error!(InternalError, "The storage node sent an unreadable DeleteResult: {why}"))
+    read_node_delete_result(xml).map_err(|why| unreadable("DeleteResult", why))
 }
 
 fn read_node_delete_result(xml: &str) -> Result<NodeDeleteResult, String> {
     let mut result = NodeDeleteResult::default();
     for child in read_children(xml, "DeleteResult")? {
         let version = |name| child.field(name).filter(|v| !v.is_empty()).map(str::to_string);
-        let key = || child.field("Key").map(str::to_string).ok_or(format!("a {} without a Key", child.name));
+        let key = || child.field("Key").map(str::to_string).ok_or_else(|| format!("a {} without a Key", child.name));
         match child.name {
             "Deleted" => result.deleted.push(NodeDeleted {
                 key: key()?,

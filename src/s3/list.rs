@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use super::error::S3Result;
 use super::xml::{Owner, XmlWriter};
-use super::xml_reader::{xml_bool, xml_number, XmlEvent, XmlReader};
+use super::xml_reader::{unreadable, xml_bool, xml_number, XmlEvent, XmlReader};
 use crate::http::uri_encode;
 use crate::s3_error;
 
@@ -191,7 +191,7 @@ pub struct ListedObject {
 /// Read a node's ListBucketResult (V1 or V2). A document portico cannot read is the node's
 /// fault, so it is an InternalError for the client.
 pub fn parse_node_list(xml: &str) -> S3Result<NodeListing> {
-    read_node_list(xml).map_err(|why| s3_error!(InternalError, "The storage node sent an unreadable listing: {why}"))
+    read_node_list(xml).map_err(|why| unreadable("listing", why))
 }
 
 /// The elements of a listing whose text portico keeps.

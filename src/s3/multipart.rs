@@ -9,9 +9,9 @@
 use serde::Deserialize;
 
 use super::bucket_name::{validate_bucket_name, validate_object_key};
-use super::error::{S3Error, S3Result};
+use super::error::S3Result;
 use super::xml::{parse_document, root_element_name, Owner, XmlWriter};
-use super::xml_reader::{read_children, xml_bool, xml_number};
+use super::xml_reader::{read_children, unreadable, xml_bool, xml_number};
 use crate::http::{parse_query, percent_decode_bytes, uri_encode};
 use crate::s3_error;
 
@@ -99,11 +99,6 @@ struct ErrorXml {
     message: String,
 }
 
-/// A node document portico cannot read is the node's fault: an InternalError for the client.
-fn unreadable(what: &str, err: S3Error) -> S3Error {
-    s3_error!(InternalError, "The storage node sent an unreadable {what}: {}", err.message)
-}
-
 /// Parse a node's answer of kind `root`, or the error document it may send instead with 200.
 /// Leading whitespace (S3's keep-alive while it works) is skipped.
 fn parse_node_answer<X: serde::de::DeserializeOwned, T>(
@@ -113,14 +108,14 @@ fn parse_node_answer<X: serde::de::DeserializeOwned, T>(
 ) -> S3Result<NodeAnswer<T>> {
     let xml = xml.trim_start();
     if root_element_name(xml).as_deref() == Some("Error") {
-        let error: ErrorXml = parse_document(xml, "Error").map_err(|err| unreadable("error document", err))?;
+        let error: ErrorXml = parse_document(xml, "Error").map_err(|err| unreadable("error document", err.message))?;
         let code = error.code.trim().to_string();
         if code.is_empty() {
             return Err(s3_error!(InternalError, "The storage node sent an error document without a code."));
         }
         return Ok(NodeAnswer::Failed(NodeErrorDocument { code, message: error.message.trim().to_string() }));
     }
-    let parsed: X = parse_document(xml, root).map_err(|err| unreadable(root, err))?;
+    let parsed: X = parse_document(xml, root).map_err(|err| unreadable(root, err.message))?;
     convert(parsed).map(NodeAnswer::Done)
 }
 
@@ -184,7 +179,7 @@ struct InitiateXml {
 /// The upload id from a node's InitiateMultipartUploadResult.
 pub fn parse_node_initiate(xml: &str) -> S3Result<String> {
     let parsed: InitiateXml = parse_document(xml.trim_start(), "InitiateMultipartUploadResult")
-        .map_err(|err| unreadable("InitiateMultipartUploadResult", err))?;
+        .map_err(|err| unreadable("InitiateMultipartUploadResult", err.message))?;
     let upload_id = parsed.upload_id.trim().to_string();
     if upload_id.is_empty() {
         return Err(s3_error!(InternalError, "The storage node started a multipart upload without an upload id."));
@@ -457,8 +452,7 @@ fn trimmed_non_empty(text: String) -> Option<String> {
 
 /// Read a node's ListPartsResult. A document portico cannot read is an InternalError.
 pub fn parse_node_list_parts(xml: &str) -> S3Result<NodePartListing> {
-    read_node_list_parts(xml)
-        .map_err(|why| s3_error!(InternalError, "The storage node sent an unreadable ListPartsResult: {why}"))
+    read_node_list_parts(xml).map_err(|why| unreadable("ListPartsResult", why))
 }
 
 fn read_node_list_parts(xml: &str) -> Result<NodePartListing, String> {
@@ -635,9 +629,7 @@ pub struct ListedUpload {
 
 /// Read a node's ListMultipartUploadsResult. A document portico cannot read is an InternalError.
 pub fn parse_node_list_uploads(xml: &str) -> S3Result<NodeUploadListing> {
-    read_node_list_uploads(xml).map_err(|why| {
-        s3_error!(InternalError, "The storage node sent an unreadable ListMultipartUploadsResult: {why}")
-    })
+    read_node_list_uploads(xml).map_err(|why| unreadable("ListMultipartUploadsResult", why))
 }
 
 fn read_node_list_uploads(xml: &str) -> Result<NodeUploadListing, String> {

@@ -13,6 +13,9 @@
 
 use std::borrow::Cow;
 
+use super::error::S3Error;
+use crate::s3_error;
+
 /// One piece of a document.
 #[derive(Debug, PartialEq, Eq)]
 pub enum XmlEvent<'a> {
@@ -217,6 +220,12 @@ pub fn read_children<'a>(doc: &'a str, root: &str) -> Result<Vec<Child<'a>>, Str
         return Err(format!("no <{root}> element"));
     }
     Ok(children)
+}
+
+/// A node document portico cannot read is the node's fault: an InternalError for the client,
+/// saying which document and why.
+pub fn unreadable(what: &str, why: impl std::fmt::Display) -> S3Error {
+    s3_error!(InternalError, "The storage node sent an unreadable {what}: {why}")
 }
 
 /// An XML boolean as nodes write it.
