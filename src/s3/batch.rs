@@ -9,11 +9,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use serde::Deserialize;
-
 use super::error::{S3Error, S3ErrorCode, S3Result};
-use super::xml::{parse_document, XmlWriter};
-use super::xml_reader::{read_children, unreadable, xml_bool};
+use super::xml::XmlWriter;
+use super::xml_reader::{read_children, read_request, unreadable, xml_bool};
 use crate::s3_error;
 use crate::storage::node::object_backend_key;
 
@@ -37,36 +35,6 @@ pub struct DeleteRequest {
     pub objects: Vec<ObjectToDelete>,
 }
 
-#[derive(Deserialize)]
-struct DeleteXml {
-    #[serde(rename = "$value", default)]
-    children: Vec<DeleteChild>,
-}
-
-#[derive(Deserialize)]
-enum DeleteChild {
-    Quiet(String),
-    Object(ObjectXml),
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-struct ObjectXml {
-    #[serde(rename = "Key", default)]
-    key: Option<String>,
-    #[serde(rename = "VersionId", default)]
-    version_id: Option<String>,
-    // Conditional deletes (S3, 2024): portico cannot honour them, so it refuses them rather than
-    // delete unconditionally.
-    #[serde(rename = "ETag", default)]
-    etag: Option<String>,
-    #[serde(rename = "LastModifiedTime", default)]
-    last_modified_time: Option<String>,
-    #[serde(rename = "Size", default)]
-    size: Option<String>,
-}
-
 /// Parse and validate a client's DeleteObjects body, as S3 does: a document that is not
 /// well-formed, has another root, names no object or more than 1000, has an object without a
 /// key or with an empty one, or a Quiet that is not a boolean is MalformedXML. Conditional
@@ -74,32 +42,30 @@ struct ObjectXml {
 pub fn parse_delete_request(body: &[u8]) -> S3Result<DeleteRequest> {
     let malformed = || s3_error!(MalformedXML);
     let text = std::str::from_utf8(body).map_err(|_| malformed())?;
-    // The parser's own wording means nothing to an S3 client: answer with S3's message.
-    let parsed: DeleteXml = parse_document(text.trim_start(), "Delete").map_err(|_| malformed())?;
+    // The reader's own wording means nothing to an S3 client: answer with S3's message.
+    let children = read_request(text.trim_start(), "Delete").map_err(|_| malformed())?;
     let mut request = DeleteRequest { quiet: false, objects: Vec::new() };
-    for child in parsed.children {
-        match child {
-            DeleteChild::Quiet(value) => {
-                request.quiet = match value.trim() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(malformed()),
-                }
-            }
-            DeleteChild::Object(object) => {
-                if object.etag.is_some() || object.last_modified_time.is_some() || object.size.is_some() {
+    for child in &children {
+        match child.name {
+            "Quiet" => request.quiet = xml_bool(&child.text).map_err(|_| malformed())?,
+            "Object" => {
+                let field = |name| child.only_field(name).map_err(|_| malformed());
+                // Conditional deletes (S3, 2024): portico cannot honour them, so it refuses them
+                // rather than delete unconditionally.
+                if field("ETag")?.is_some() || field("LastModifiedTime")?.is_some() || field("Size")?.is_some() {
                     return Err(s3_error!(
                         NotImplemented,
                         "Conditional deletes (ETag, LastModifiedTime, Size) are not supported."
                     ));
                 }
-                let key = object.key.filter(|key| !key.is_empty()).ok_or_else(malformed)?;
-                request.objects.push(ObjectToDelete { key, version_id: object.version_id });
+                let key = field("Key")?.filter(|key| !key.is_empty()).ok_or_else(malformed)?;
+                let version_id = field("VersionId")?.map(str::to_string);
+                request.objects.push(ObjectToDelete { key: key.to_string(), version_id });
                 if request.objects.len() > MAX_DELETE_OBJECTS {
                     return Err(malformed());
                 }
             }
-            DeleteChild::Other => {}
+            _ => {}
         }
     }
     if request.objects.is_empty() {

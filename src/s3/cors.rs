@@ -18,7 +18,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{S3Error, S3Result};
-use super::xml::{parse_document, XmlWriter};
+use super::xml::XmlWriter;
+use super::xml_reader::{read_request, Child};
 use crate::s3_error;
 
 /// Most rules one configuration may hold (S3: "up to 100 rules").
@@ -75,39 +76,6 @@ pub struct CorsRule {
     pub max_age_seconds: Option<u32>,
 }
 
-#[derive(Deserialize)]
-struct CorsConfigurationXml {
-    #[serde(rename = "$value", default)]
-    children: Vec<ConfigurationChild>,
-}
-
-#[derive(Deserialize)]
-enum ConfigurationChild {
-    #[serde(rename = "CORSRule")]
-    Rule(CorsRuleXml),
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-struct CorsRuleXml {
-    #[serde(rename = "$value", default)]
-    children: Vec<RuleChild>,
-}
-
-#[derive(Deserialize)]
-enum RuleChild {
-    #[serde(rename = "ID")]
-    Id(String),
-    AllowedOrigin(String),
-    AllowedMethod(String),
-    AllowedHeader(String),
-    ExposeHeader(String),
-    MaxAgeSeconds(String),
-    #[serde(other)]
-    Other,
-}
-
 fn malformed() -> S3Error {
     s3_error!(MalformedXML)
 }
@@ -128,15 +96,15 @@ pub fn parse_cors_configuration(body: &[u8]) -> S3Result<CorsConfiguration> {
     }
     let text = std::str::from_utf8(body).map_err(|_| malformed())?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim_start();
-    // The parser's own wording means nothing to an S3 client: answer with S3's message.
-    let parsed: CorsConfigurationXml = parse_document(text, "CORSConfiguration").map_err(|_| malformed())?;
+    // The reader's own wording means nothing to an S3 client: answer with S3's message.
+    let children = read_request(text, "CORSConfiguration").map_err(|_| malformed())?;
 
     let mut rules = Vec::new();
-    for child in parsed.children {
-        match child {
-            ConfigurationChild::Rule(rule) => rules.push(rule_from_xml(rule)?),
-            ConfigurationChild::Other => return Err(malformed()),
+    for child in &children {
+        if child.name != "CORSRule" {
+            return Err(malformed());
         }
+        rules.push(rule_from_xml(child)?);
         if rules.len() > MAX_CORS_RULES {
             return Err(malformed());
         }
@@ -150,7 +118,7 @@ pub fn parse_cors_configuration(body: &[u8]) -> S3Result<CorsConfiguration> {
 }
 
 /// The structure of one rule; only MalformedXML here, the values are checked by `validate`.
-fn rule_from_xml(rule: CorsRuleXml) -> S3Result<CorsRule> {
+fn rule_from_xml(rule: &Child) -> S3Result<CorsRule> {
     let mut parsed = CorsRule {
         id: None,
         allowed_origins: Vec::new(),
@@ -159,25 +127,26 @@ fn rule_from_xml(rule: CorsRuleXml) -> S3Result<CorsRule> {
         expose_headers: Vec::new(),
         max_age_seconds: None,
     };
-    for child in rule.children {
-        match child {
-            RuleChild::Id(id) => {
-                if parsed.id.is_some() || id.chars().count() > MAX_RULE_ID_CHARS {
+    for (name, text) in &rule.fields {
+        let text = text.to_string();
+        match *name {
+            "ID" => {
+                if parsed.id.is_some() || text.chars().count() > MAX_RULE_ID_CHARS {
                     return Err(malformed());
                 }
-                parsed.id = Some(id);
+                parsed.id = Some(text);
             }
-            RuleChild::AllowedOrigin(origin) => parsed.allowed_origins.push(origin),
-            RuleChild::AllowedMethod(method) => parsed.allowed_methods.push(method),
-            RuleChild::AllowedHeader(header) => parsed.allowed_headers.push(header),
-            RuleChild::ExposeHeader(header) => parsed.expose_headers.push(header),
-            RuleChild::MaxAgeSeconds(seconds) => {
+            "AllowedOrigin" => parsed.allowed_origins.push(text),
+            "AllowedMethod" => parsed.allowed_methods.push(text),
+            "AllowedHeader" => parsed.allowed_headers.push(text),
+            "ExposeHeader" => parsed.expose_headers.push(text),
+            "MaxAgeSeconds" => {
                 if parsed.max_age_seconds.is_some() {
                     return Err(malformed());
                 }
-                parsed.max_age_seconds = Some(parse_max_age(&seconds).ok_or_else(malformed)?);
+                parsed.max_age_seconds = Some(parse_max_age(&text).ok_or_else(malformed)?);
             }
-            RuleChild::Other => return Err(malformed()),
+            _ => return Err(malformed()),
         }
     }
     if parsed.allowed_origins.is_empty() || parsed.allowed_methods.is_empty() {

@@ -6,12 +6,12 @@
 //! the backend bucket and backend keys replaced by the client's. Nothing the node says about its
 //! own accounts (owners, initiators, locations) reaches the client.
 
-use serde::Deserialize;
-
 use super::bucket_name::{validate_bucket_name, validate_object_key};
 use super::error::S3Result;
-use super::xml::{parse_document, root_element_name, Owner, XmlWriter};
-use super::xml_reader::{read_children, unreadable, xml_bool, xml_number};
+use super::xml::{Owner, XmlWriter};
+use super::xml_reader::{
+    only_child, read_children, read_document, read_request, unreadable, xml_bool, xml_number, Child,
+};
 use crate::http::{parse_query, percent_decode_bytes, uri_encode};
 use crate::s3_error;
 
@@ -41,21 +41,17 @@ pub struct Checksums {
 }
 
 impl Checksums {
-    fn new(
-        crc32: Option<String>,
-        crc32c: Option<String>,
-        crc64nvme: Option<String>,
-        sha1: Option<String>,
-        sha256: Option<String>,
-    ) -> Self {
-        let clean = |value: Option<String>| value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        Checksums {
-            crc32: clean(crc32),
-            crc32c: clean(crc32c),
-            crc64nvme: clean(crc64nvme),
-            sha1: clean(sha1),
-            sha256: clean(sha256),
-        }
+    /// The checksums of a part or a result, each element's text looked up by name with `text`
+    /// (trimmed; empty is absent).
+    fn read<'t, E>(mut text: impl FnMut(&str) -> Result<Option<&'t str>, E>) -> Result<Self, E> {
+        let mut clean = |name| Ok(text(name)?.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string));
+        Ok(Checksums {
+            crc32: clean("ChecksumCRC32")?,
+            crc32c: clean("ChecksumCRC32C")?,
+            crc64nvme: clean("ChecksumCRC64NVME")?,
+            sha1: clean("ChecksumSHA1")?,
+            sha256: clean("ChecksumSHA256")?,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -91,32 +87,45 @@ pub enum NodeAnswer<T> {
     Failed(NodeErrorDocument),
 }
 
-#[derive(Deserialize)]
-struct ErrorXml {
-    #[serde(rename = "Code", default)]
-    code: String,
-    #[serde(rename = "Message", default)]
-    message: String,
+/// A node's flat answer (a result or an error document): each child's text by name.
+struct NodeFields<'d> {
+    /// The document's root, for the error when the node's answer cannot be read.
+    what: &'d str,
+    children: &'d [Child<'d>],
+}
+
+impl NodeFields<'_> {
+    /// The text of the child called `name`, which may appear once at most.
+    fn text(&self, name: &str) -> S3Result<Option<&str>> {
+        only_child(self.children, name).map_err(|why| unreadable(self.what, why))
+    }
+
+    /// That text trimmed, `None` when absent or empty.
+    fn trimmed(&self, name: &str) -> S3Result<Option<String>> {
+        Ok(self.text(name)?.map(str::trim).filter(|text| !text.is_empty()).map(str::to_string))
+    }
 }
 
 /// Parse a node's answer of kind `root`, or the error document it may send instead with 200.
 /// Leading whitespace (S3's keep-alive while it works) is skipped.
-fn parse_node_answer<X: serde::de::DeserializeOwned, T>(
+fn parse_node_answer<T>(
     xml: &str,
     root: &str,
-    convert: impl FnOnce(X) -> S3Result<T>,
+    convert: impl FnOnce(&NodeFields) -> S3Result<T>,
 ) -> S3Result<NodeAnswer<T>> {
-    let xml = xml.trim_start();
-    if root_element_name(xml).as_deref() == Some("Error") {
-        let error: ErrorXml = parse_document(xml, "Error").map_err(|err| unreadable("error document", err.message))?;
-        let code = error.code.trim().to_string();
-        if code.is_empty() {
+    let document = read_document(xml.trim_start()).map_err(|why| unreadable(root, why))?;
+    if document.root == "Error" {
+        let error = NodeFields { what: "error document", children: &document.children };
+        let Some(code) = error.trimmed("Code")? else {
             return Err(s3_error!(InternalError, "The storage node sent an error document without a code."));
-        }
-        return Ok(NodeAnswer::Failed(NodeErrorDocument { code, message: error.message.trim().to_string() }));
+        };
+        let message = error.trimmed("Message")?.unwrap_or_default();
+        return Ok(NodeAnswer::Failed(NodeErrorDocument { code, message }));
     }
-    let parsed: X = parse_document(xml, root).map_err(|err| unreadable(root, err.message))?;
-    convert(parsed).map(NodeAnswer::Done)
+    if document.root != root {
+        return Err(unreadable(root, format!("expected <{root}>, found <{}>", document.root)));
+    }
+    convert(&NodeFields { what: root, children: &document.children }).map(NodeAnswer::Done)
 }
 
 /// The value of a query parameter that must be a non-negative integer: digits only, anything
@@ -170,21 +179,13 @@ pub fn parse_part_number(text: &str) -> S3Result<u16> {
 // CreateMultipartUpload
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-struct InitiateXml {
-    #[serde(rename = "UploadId", default)]
-    upload_id: String,
-}
-
 /// The upload id from a node's InitiateMultipartUploadResult.
 pub fn parse_node_initiate(xml: &str) -> S3Result<String> {
-    let parsed: InitiateXml = parse_document(xml.trim_start(), "InitiateMultipartUploadResult")
-        .map_err(|err| unreadable("InitiateMultipartUploadResult", err.message))?;
-    let upload_id = parsed.upload_id.trim().to_string();
-    if upload_id.is_empty() {
-        return Err(s3_error!(InternalError, "The storage node started a multipart upload without an upload id."));
-    }
-    Ok(upload_id)
+    let root = "InitiateMultipartUploadResult";
+    let children = read_children(xml.trim_start(), root).map_err(|why| unreadable(root, why))?;
+    let upload_id = NodeFields { what: root, children: &children }.trimmed("UploadId")?;
+    upload_id
+        .ok_or_else(|| s3_error!(InternalError, "The storage node started a multipart upload without an upload id."))
 }
 
 /// The client's InitiateMultipartUploadResult, naming the client's bucket and key.
@@ -208,37 +209,6 @@ pub struct CompletedPart {
     pub checksums: Checksums,
 }
 
-#[derive(Deserialize)]
-struct CompleteRequestXml {
-    #[serde(rename = "$value", default)]
-    children: Vec<CompleteRequestChild>,
-}
-
-#[derive(Deserialize)]
-enum CompleteRequestChild {
-    Part(CompletedPartXml),
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-struct CompletedPartXml {
-    #[serde(rename = "PartNumber", default)]
-    part_number: Option<String>,
-    #[serde(rename = "ETag", default)]
-    etag: Option<String>,
-    #[serde(rename = "ChecksumCRC32", default)]
-    crc32: Option<String>,
-    #[serde(rename = "ChecksumCRC32C", default)]
-    crc32c: Option<String>,
-    #[serde(rename = "ChecksumCRC64NVME", default)]
-    crc64nvme: Option<String>,
-    #[serde(rename = "ChecksumSHA1", default)]
-    sha1: Option<String>,
-    #[serde(rename = "ChecksumSHA256", default)]
-    sha256: Option<String>,
-}
-
 /// Parse and validate a client's CompleteMultipartUpload body, as S3 does: a document that is
 /// not well-formed, has another root, lists no part or gives a part without a numeric
 /// PartNumber is MalformedXML; a part number outside 1..=10000 is InvalidArgument; part numbers
@@ -247,13 +217,12 @@ struct CompletedPartXml {
 pub fn parse_complete_request(body: &[u8]) -> S3Result<Vec<CompletedPart>> {
     let malformed = || s3_error!(MalformedXML);
     let text = std::str::from_utf8(body).map_err(|_| malformed())?;
-    // The parser's own wording means nothing to an S3 client: answer with S3's message.
-    let parsed: CompleteRequestXml =
-        parse_document(text.trim_start(), "CompleteMultipartUpload").map_err(|_| malformed())?;
+    // The reader's own wording means nothing to an S3 client: answer with S3's message.
+    let children = read_request(text.trim_start(), "CompleteMultipartUpload").map_err(|_| malformed())?;
     let mut parts: Vec<CompletedPart> = Vec::new();
-    for child in parsed.children {
-        let CompleteRequestChild::Part(part) = child else { continue };
-        let number_text = part.part_number.as_deref().map(str::trim).ok_or_else(malformed)?;
+    for part in children.iter().filter(|child| child.name == "Part") {
+        let field = |name: &str| part.only_field(name).map_err(|_| malformed());
+        let number_text = field("PartNumber")?.map(str::trim).ok_or_else(malformed)?;
         let part_number = parse_xml_part_number(number_text)?;
         if parts.last().is_some_and(|last| last.part_number >= part_number) {
             return Err(s3_error!(
@@ -261,18 +230,14 @@ pub fn parse_complete_request(body: &[u8]) -> S3Result<Vec<CompletedPart>> {
                 "The list of parts was not in ascending order. Parts must be ordered by part number."
             ));
         }
-        let etag = part.etag.as_deref().map(normalize_etag).unwrap_or_default();
+        let etag = field("ETag")?.map(normalize_etag).unwrap_or_default();
         if etag.is_empty() {
             return Err(s3_error!(
                 InvalidPart,
                 "One or more of the specified parts could not be found: part {part_number} has no ETag."
             ));
         }
-        parts.push(CompletedPart {
-            part_number,
-            etag,
-            checksums: Checksums::new(part.crc32, part.crc32c, part.crc64nvme, part.sha1, part.sha256),
-        });
+        parts.push(CompletedPart { part_number, etag, checksums: Checksums::read(field)? });
     }
     if parts.is_empty() {
         return Err(malformed());
@@ -297,11 +262,13 @@ fn parse_xml_part_number(text: &str) -> S3Result<u16> {
 /// whitespace removed; empty when nothing is left.
 fn normalize_etag(etag: &str) -> String {
     let bare = etag.trim().trim_matches('"').trim();
-    if bare.is_empty() {
-        String::new()
-    } else {
-        format!("\"{bare}\"")
+    let mut quoted = String::with_capacity(bare.len() + 2);
+    if !bare.is_empty() {
+        quoted.push('"');
+        quoted.push_str(bare);
+        quoted.push('"');
     }
+    quoted
 }
 
 /// The CompleteMultipartUpload body sent to the node: the validated parts, re-rendered.
@@ -326,36 +293,17 @@ pub struct CompletedUpload {
     pub checksum_type: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct CompleteResultXml {
-    #[serde(rename = "ETag", default)]
-    etag: String,
-    #[serde(rename = "ChecksumCRC32", default)]
-    crc32: Option<String>,
-    #[serde(rename = "ChecksumCRC32C", default)]
-    crc32c: Option<String>,
-    #[serde(rename = "ChecksumCRC64NVME", default)]
-    crc64nvme: Option<String>,
-    #[serde(rename = "ChecksumSHA1", default)]
-    sha1: Option<String>,
-    #[serde(rename = "ChecksumSHA256", default)]
-    sha256: Option<String>,
-    #[serde(rename = "ChecksumType", default)]
-    checksum_type: Option<String>,
-}
-
 /// Read a node's answer to CompleteMultipartUpload: the result, or the error document S3 may
 /// send with status 200 (map its code with the node error table, e.g. InvalidPart, EntityTooSmall).
 pub fn parse_node_complete(xml: &str) -> S3Result<NodeAnswer<CompletedUpload>> {
-    parse_node_answer(xml, "CompleteMultipartUploadResult", |parsed: CompleteResultXml| {
-        let etag = parsed.etag.trim().to_string();
-        if etag.is_empty() {
+    parse_node_answer(xml, "CompleteMultipartUploadResult", |result| {
+        let Some(etag) = result.trimmed("ETag")? else {
             return Err(s3_error!(InternalError, "The storage node completed a multipart upload without an ETag."));
-        }
+        };
         Ok(CompletedUpload {
             etag,
-            checksums: Checksums::new(parsed.crc32, parsed.crc32c, parsed.crc64nvme, parsed.sha1, parsed.sha256),
-            checksum_type: parsed.checksum_type.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
+            checksums: Checksums::read(|name| result.text(name))?,
+            checksum_type: result.trimmed("ChecksumType")?,
         })
     })
 }
@@ -445,7 +393,7 @@ pub struct ListedPart {
     pub checksums: Checksums,
 }
 
-fn trimmed_non_empty(text: String) -> Option<String> {
+fn trimmed_non_empty(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())
 }
@@ -475,18 +423,12 @@ fn read_node_list_parts(xml: &str) -> Result<NodePartListing, String> {
                     last_modified: owned("LastModified").unwrap_or_default(),
                     etag: owned("ETag").unwrap_or_default(),
                     size: child.field("Size").map(xml_number).transpose()?.unwrap_or(0),
-                    checksums: Checksums::new(
-                        owned("ChecksumCRC32"),
-                        owned("ChecksumCRC32C"),
-                        owned("ChecksumCRC64NVME"),
-                        owned("ChecksumSHA1"),
-                        owned("ChecksumSHA256"),
-                    ),
+                    checksums: Checksums::read(|name| Ok::<_, String>(child.field(name)))?,
                 });
             }
-            "StorageClass" => listing.storage_class = trimmed_non_empty(child.text),
-            "ChecksumAlgorithm" => listing.checksum_algorithm = trimmed_non_empty(child.text),
-            "ChecksumType" => listing.checksum_type = trimmed_non_empty(child.text),
+            "StorageClass" => listing.storage_class = trimmed_non_empty(&child.text),
+            "ChecksumAlgorithm" => listing.checksum_algorithm = trimmed_non_empty(&child.text),
+            "ChecksumType" => listing.checksum_type = trimmed_non_empty(&child.text),
             _ => {}
         }
     }
@@ -638,10 +580,12 @@ fn read_node_list_uploads(xml: &str) -> Result<NodeUploadListing, String> {
     for child in read_children(xml, "ListMultipartUploadsResult")? {
         match child.name {
             "IsTruncated" => listing.is_truncated = xml_bool(&child.text)?,
-            "NextKeyMarker" => listing.next_key_marker = Some(child.text).filter(|m| !m.is_empty()),
-            "NextUploadIdMarker" => listing.next_upload_id_marker = Some(child.text).filter(|m| !m.is_empty()),
+            "NextKeyMarker" => listing.next_key_marker = Some(child.text.into_owned()).filter(|m| !m.is_empty()),
+            "NextUploadIdMarker" => {
+                listing.next_upload_id_marker = Some(child.text.into_owned()).filter(|m| !m.is_empty())
+            }
             "Upload" => {
-                let optional = |name| child.field(name).map(str::to_string).and_then(trimmed_non_empty);
+                let optional = |name| child.field(name).and_then(trimmed_non_empty);
                 listing.uploads.push(ListedUpload {
                     key: child.field("Key").ok_or("an Upload without a Key")?.to_string(),
                     upload_id: child.field("UploadId").ok_or("an Upload without an UploadId")?.to_string(),
@@ -650,9 +594,9 @@ fn read_node_list_uploads(xml: &str) -> Result<NodeUploadListing, String> {
                     checksum_algorithm: optional("ChecksumAlgorithm"),
                 });
             }
-            "CommonPrefixes" => listing
-                .common_prefixes
-                .extend(child.fields.into_iter().filter(|(name, _)| *name == "Prefix").map(|(_, prefix)| prefix)),
+            "CommonPrefixes" => listing.common_prefixes.extend(
+                child.fields.into_iter().filter(|(name, _)| *name == "Prefix").map(|(_, prefix)| prefix.into_owned()),
+            ),
             _ => {}
         }
     }
@@ -847,38 +791,17 @@ pub struct CopyResult {
     pub checksum_type: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct CopyResultXml {
-    #[serde(rename = "ETag", default)]
-    etag: String,
-    #[serde(rename = "LastModified", default)]
-    last_modified: String,
-    #[serde(rename = "ChecksumCRC32", default)]
-    crc32: Option<String>,
-    #[serde(rename = "ChecksumCRC32C", default)]
-    crc32c: Option<String>,
-    #[serde(rename = "ChecksumCRC64NVME", default)]
-    crc64nvme: Option<String>,
-    #[serde(rename = "ChecksumSHA1", default)]
-    sha1: Option<String>,
-    #[serde(rename = "ChecksumSHA256", default)]
-    sha256: Option<String>,
-    #[serde(rename = "ChecksumType", default)]
-    checksum_type: Option<String>,
-}
-
 /// Read a node's answer to a copy: the result, or the error document S3 may send with 200.
 pub fn parse_node_copy_result(xml: &str, kind: CopyKind) -> S3Result<NodeAnswer<CopyResult>> {
-    parse_node_answer(xml, kind.root(), |parsed: CopyResultXml| {
-        let etag = parsed.etag.trim().to_string();
-        if etag.is_empty() {
+    parse_node_answer(xml, kind.root(), |result| {
+        let Some(etag) = result.trimmed("ETag")? else {
             return Err(s3_error!(InternalError, "The storage node answered a copy without an ETag."));
-        }
+        };
         Ok(CopyResult {
             etag,
-            last_modified: parsed.last_modified.trim().to_string(),
-            checksums: Checksums::new(parsed.crc32, parsed.crc32c, parsed.crc64nvme, parsed.sha1, parsed.sha256),
-            checksum_type: parsed.checksum_type.and_then(trimmed_non_empty),
+            last_modified: result.trimmed("LastModified")?.unwrap_or_default(),
+            checksums: Checksums::read(|name| result.text(name))?,
+            checksum_type: result.trimmed("ChecksumType")?,
         })
     })
 }
@@ -1204,6 +1127,14 @@ mod tests {
         let parts: String =
             numbers.iter().map(|n| format!("<Part><PartNumber>{n}</PartNumber><ETag>\"e{n}\"</ETag></Part>")).collect();
         parse_complete_request(format!("<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>").as_bytes())
+    }
+
+    #[test]
+    fn reads_the_most_parts_an_upload_may_have() {
+        let numbers: Vec<String> = (1..=MAX_PART_NUMBER).map(|n| n.to_string()).collect();
+        let parts = complete_with_numbers(&numbers.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+        assert_eq!(parts.len(), usize::from(MAX_PART_NUMBER));
+        assert!(parts.iter().zip(1..).all(|(part, n)| part.part_number == n && part.etag == format!("\"e{n}\"")));
     }
 
     #[test]

@@ -1,12 +1,11 @@
 //! XML request parsing and response documents.
 //!
 //! Responses are written as strings with [`XmlWriter`]: element names are `'static` (never user
-//! data) and all text goes through [`escape`]. Client requests (and the node's small answers) are
-//! parsed with quick-xml's serde support; the node's listings with `xml_reader`.
-
-use serde::Deserialize;
+//! data) and all text goes through [`escape`]. Documents are read with `xml_reader`, client
+//! requests and node answers alike.
 
 use super::error::S3Result;
+use super::xml_reader::{only_child, read_request};
 use crate::s3_error;
 
 /// The namespace S3 puts on the root element of every response document.
@@ -199,52 +198,18 @@ pub fn versioning_configuration() -> String {
     XmlWriter::new("VersioningConfiguration").finish()
 }
 
-#[derive(Deserialize)]
-struct CreateBucketConfigurationXml {
-    #[serde(rename = "LocationConstraint", default)]
-    location_constraint: Option<String>,
-}
-
 /// Parse a CreateBucket request body into its location constraint, the one part portico uses:
 /// `None` when the body is empty or the element is absent or empty. Anything that is not a
-/// well-formed `CreateBucketConfiguration` document is MalformedXML.
+/// well-formed `CreateBucketConfiguration` document, or names its location twice, is MalformedXML.
 pub fn parse_create_bucket_configuration(body: &[u8]) -> S3Result<Option<String>> {
     let text = std::str::from_utf8(body).map_err(|_| s3_error!(MalformedXML))?;
     if text.trim().is_empty() {
         return Ok(None);
     }
-    // The parser's own wording means nothing to an S3 client: answer with S3's message.
-    let parsed: CreateBucketConfigurationXml =
-        parse_document(text, "CreateBucketConfiguration").map_err(|_| s3_error!(MalformedXML))?;
-    Ok(parsed.location_constraint.map(|location| location.trim().to_string()).filter(|location| !location.is_empty()))
-}
-
-/// Local name (namespace prefix removed) of a document's root element, or `None` when the
-/// document has no element or is not well-formed before its first element.
-pub fn root_element_name(xml: &str) -> Option<String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(start)) | Ok(Event::Empty(start)) => {
-                return Some(start.local_name().into_inner().to_string());
-            }
-            Ok(Event::Eof) | Err(_) => return None,
-            Ok(Event::Text(text)) if !text.trim().is_empty() => return None,
-            Ok(_) => {}
-        }
-    }
-}
-
-/// Parse a document with quick-xml serde after checking its root element, so a document of
-/// another kind (an error document, say) is not silently read as an empty one.
-pub fn parse_document<T: serde::de::DeserializeOwned>(xml: &str, root: &str) -> S3Result<T> {
-    match root_element_name(xml) {
-        Some(name) if name == root => {}
-        Some(name) => return Err(s3_error!(MalformedXML, "expected <{root}>, found <{name}>")),
-        None => return Err(s3_error!(MalformedXML, "expected <{root}>, found no element")),
-    }
-    quick_xml::de::from_str(xml).map_err(|err| s3_error!(MalformedXML, "<{root}>: {err}"))
+    // The reader's own wording means nothing to an S3 client: answer with S3's message.
+    let children = read_request(text, "CreateBucketConfiguration").map_err(|_| s3_error!(MalformedXML))?;
+    let location = only_child(&children, "LocationConstraint").map_err(|_| s3_error!(MalformedXML))?;
+    Ok(location.map(str::trim).filter(|location| !location.is_empty()).map(str::to_string))
 }
 
 #[cfg(test)]
@@ -389,15 +354,5 @@ mod tests {
             assert_eq!(err.code, S3ErrorCode::MalformedXML, "{:?}", String::from_utf8_lossy(body));
             assert_eq!(err.status(), 400);
         }
-    }
-
-    #[test]
-    fn root_element_name_skips_prolog_and_prefixes() {
-        assert_eq!(
-            root_element_name("<?xml version=\"1.0\"?>\n<!-- c --><a:Root xmlns:a=\"x\"/>").as_deref(),
-            Some("Root")
-        );
-        assert_eq!(root_element_name("  text <Root/>"), None);
-        assert_eq!(root_element_name(""), None);
     }
 }

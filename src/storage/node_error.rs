@@ -3,6 +3,7 @@
 //! errors about the gateway's own dealings with the node (its credentials, its backend bucket)
 //! must not blame the client or reveal the backend, so they become a generic server error.
 
+use crate::s3::xml_reader::resolve_text;
 use crate::s3::{S3Error, S3ErrorCode};
 
 /// Node error codes that describe the client's request and reach the client unchanged.
@@ -53,7 +54,7 @@ pub fn from_node_error(status: u16, body: &str, resource: &str) -> S3Error {
     match known {
         Some(code) if CLIENT_FACING.contains(&code) => {
             let message = xml_element(body, "Message")
-                .map(|m| quick_xml::escape::unescape(m).map_or_else(|_| m.to_string(), |u| u.into_owned()))
+                .map(|m| resolve_text(m).map_or_else(|_| m.to_string(), |u| u.into_owned()))
                 .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| code.default_message().to_string());
             S3Error::with_message(code, message).resource(resource)
