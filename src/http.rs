@@ -151,7 +151,7 @@ pub fn uri_encode_bytes(bytes: &[u8], keep_slash: bool) -> String {
 pub fn encode_header_lines<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut text = String::new();
     for (name, value) in pairs {
-        if name.contains(['\n', '\r']) || value.contains(['\n', '\r']) {
+        if has_line_break(name) || has_line_break(value) {
             continue;
         }
         if !text.is_empty() {
@@ -162,6 +162,12 @@ pub fn encode_header_lines<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str
         text.push_str(value);
     }
     text
+}
+
+/// Whether `text` holds a CR or LF. A byte loop: `contains(['\n', '\r'])` decodes every char and
+/// was ~9% of a small request's samples in the worker, on a signed Authorization value.
+pub fn has_line_break(text: &str) -> bool {
+    text.bytes().any(|b| b == b'\n' || b == b'\r')
 }
 
 /// The pairs of [`encode_header_lines`] text (names lower-cased: the runtime's are already).

@@ -211,7 +211,7 @@ pub fn canonicalized_amz_headers(headers: &[(String, String)]) -> String {
 /// replaced by one space.
 fn unfold(value: &str) -> String {
     let value = value.trim();
-    if !value.contains(['\r', '\n']) {
+    if !crate::http::has_line_break(value) {
         return value.to_string();
     }
     let mut out = String::with_capacity(value.len());
