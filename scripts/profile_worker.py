@@ -13,6 +13,7 @@ workerd process's CPU per request or per MiB. For wasm function names build with
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -45,9 +46,11 @@ def main() -> int:
         garage = b.garage = stack.Garage(work / "garage").start()
         b.bindings = {
             # FRESH=1: the node's object reads over a new connection each (README, "Storage nodes").
-            "PORTICO_NODES": '{"local": %s}' % __import__("json").dumps(
-                garage.node_json(read_connections="fresh" if os.environ.get("FRESH") == "1" else None)
-            ),
+            # NODE='{"read_timeout_seconds": 0}': more settings for the node's entry.
+            "PORTICO_NODES": '{"local": %s}' % json.dumps({
+                **garage.node_json(read_connections="fresh" if os.environ.get("FRESH") == "1" else None),
+                **json.loads(os.environ.get("NODE", "{}")),
+            }),
             "PORTICO_BASE_DOMAINS": "s3.localhost",
             "PORTICO_REGION": stack.REGION,
             **b.operator,
