@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -205,6 +206,10 @@ def histogram(latencies_s: list[float]) -> dict[str, int]:
     return dict(zip(labels, counts))
 
 
+# Requests each sequential (stall) row sends before it measures.
+STALL_WARMUP = 20
+
+
 def summarize(latencies_s: list[float]) -> dict:
     values = sorted(latencies_s)
     n = len(values)
@@ -317,6 +322,9 @@ class Bench:
         t0 = time.perf_counter()
         self.worker = stack.Worker(bindings=self.bindings, kv_entries=[], workdir=self.work / "worker").start_miniflare(HARNESS)
         t_ready = time.perf_counter() - t0
+        # scripts/bench_miniflare.mjs: whether the workers' subrequests skip Miniflare's interceptor.
+        outbound = re.search(r"^outbound (.+)$", (self.work / "worker" / "miniflare.log").read_text(), re.M)
+        self.results["versions"]["worker_subrequests"] = outbound.group(1) if outbound else "unknown"
         first = bc.Conn(bc.Target("w", self.worker.endpoint, "", "", "").address)
         response = first.request(f"GET / HTTP/1.1\r\nHost: {self.worker.endpoint[7:]}\r\n\r\n".encode())
         t_first = time.perf_counter() - t0
@@ -871,6 +879,14 @@ class Bench:
     def sequential(self, address, head, n, quickack=True, gap=0.0, fresh=False, expect=200, cpu_pid=None) -> dict:
         conn = bc.Conn(address, quickack=quickack)
         lat = []
+        # Unmeasured requests first: a worker young in its life (`BENCH_ONLY=stall`, or a path no
+        # earlier step used) spends 1-2.5 ms per request compiling hot wasm on V8's background
+        # thread (docs/BENCHMARKS.md, session 10), which is not what a row is about.
+        for _ in range(STALL_WARMUP if gap == 0.0 else 0):
+            if fresh:
+                conn.close()
+            if conn.request(head, keep=0).status != expect:
+                break
         cpu0 = proc_cpu(cpu_pid)
         for _ in range(n):
             if fresh:
@@ -1028,7 +1044,8 @@ def markdown(results: dict) -> str:
         f"{' (AES-NI, SHA-NI)' if m.get('aes_ni') and m.get('sha_ni') else ''}, {m.get('memory_gib')} GiB, "
         f"Linux {m.get('kernel')}, load average at start {m.get('load_avg_at_start')}. "
         f"Versions: portico {v.get('portico_commit')}, Garage {v.get('garage')}, {v.get('s3s_proxy')}, "
-        f"workerd {v.get('workerd')} (Miniflare {v.get('miniflare')}), Node {v.get('node')}, Python {v.get('python')}."
+        f"workerd {v.get('workerd')} (Miniflare {v.get('miniflare')}), Node {v.get('node')}, Python {v.get('python')}. "
+        f"Workers' subrequests: {v.get('worker_subrequests', 'unknown')} (scripts/bench_miniflare.mjs)."
     )
     out.append("")
     names = [

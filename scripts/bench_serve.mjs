@@ -4,8 +4,9 @@
 // socket leads through its entry worker, a second JavaScript worker per request that adds
 // development conveniences (request logging, pretty errors) no deployment has: measured on a
 // 4 KiB GET at one request at a time, ~0.15-0.2 ms of latency and ~0.25 ms of workerd CPU per
-// request (and with request logging on, a loopback call to Node besides).
-import { Log, LogLevel, Miniflare } from "miniflare";
+// request (and with request logging on, a loopback call to Node besides). Its subrequests go
+// straight to the network too (scripts/bench_miniflare.mjs).
+import { Log, LogLevel, Miniflare, directOutbound } from "./bench_miniflare.mjs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
@@ -39,6 +40,7 @@ const kv = await mf.getKVNamespace("PORTICO_KV");
 for (const entry of config.kv) {
   await kv.put(entry.key, entry.value);
 }
+console.log(`outbound ${directOutbound ? "direct" : "through Miniflare's interceptor"}`);
 console.log(`ready ${url.href}`);
 
 for (const sig of ["SIGTERM", "SIGINT"]) {

@@ -12,7 +12,7 @@
 //   put        stream the request body to a presigned PUT URL (FixedLengthStream), answer the node's
 //              response: with `stream`, the floor of what any pass-through worker costs in workerd
 // (A connection kept across requests is not possible: workerd refuses I/O objects of another request.)
-import { Log, LogLevel, Miniflare } from "miniflare";
+import { Log, LogLevel, Miniflare, directOutbound } from "./bench_miniflare.mjs";
 
 const config = JSON.parse(process.env.PORTICO_PROBE_CONFIG || "{}");
 
@@ -114,6 +114,7 @@ const mf = new Miniflare({
 });
 
 const url = await mf.ready;
+console.log(`outbound ${directOutbound ? "direct" : "through Miniflare's interceptor"}`);
 console.log(`ready ${url.href}`);
 
 for (const sig of ["SIGTERM", "SIGINT"]) {
