@@ -60,6 +60,7 @@ if QUICK:
         small_duration=0.8,
         small_warmup=0.2,
         stall_n=30,
+        warm_seconds=0.5,
         cold_starts=1,
         ranges=8,
     )
@@ -72,6 +73,7 @@ else:
         small_duration=2.0,
         small_warmup=0.3,
         stall_n=100,
+        warm_seconds=1.5,
         cold_starts=3,
         ranges=16,
     )
@@ -764,6 +766,41 @@ class Bench:
 
     # -- small objects --------------------------------------------------------------------------
 
+    def warm_up(self):
+        """Bring the workers to the state a deployment's serving isolates are in before anything is
+        measured. A worker young in its life spends 1-2.5 ms per request compiling hot wasm on
+        V8's background thread (docs/BENCHMARKS.md, session 10); the large-object step, which runs
+        first, measured that in its time to first byte. (Cold starts have a step of their own.)"""
+        for name in ("gateway", "gateway-fresh", "gateway-enc", "passthrough"):
+            target = self.targets.get(name)
+            if target is None:
+                continue
+            try:
+                body = self.seed_small(target, "warm/", SMALL_SIZE, 4)
+                keys = [f"warm/obj-{i:03d}" for i in range(4)]
+                if name == "passthrough":
+                    loads = [
+                        [(self.probe_head(target, "GET", k), None, False) for k in keys],
+                        [(self.probe_head(target, "HEAD", k), None, True) for k in keys],
+                        [(self.probe_head(target, "PUT", k, SMALL_SIZE), body, False) for k in keys],
+                    ]
+                else:
+                    digest = bc.s3http.sha256_hex(body)
+                    loads = [
+                        [(target.sign("GET", k), None, False) for k in keys],
+                        [(target.sign("HEAD", k), None, True) for k in keys],
+                        [(target.sign("PUT", k, payload_hash=digest, content_length=SMALL_SIZE), body, False) for k in keys],
+                        [(target.sign("GET", None, {"list-type": "2", "prefix": "warm/"}), None, False)],
+                    ]
+                done = 0
+                for requests in loads:
+                    address = self.probe if name == "passthrough" else target.address
+                    cell = bc.run_closed_loop(address, requests, 1, CONFIG["warm_seconds"], 0.0, quickack=True)
+                    done += len(cell.latencies)
+                log(f"warmed {name} with {done} requests")
+            except Exception as err:  # noqa: BLE001
+                self.error(f"warm-up {name}", err)
+
     def small_targets(self) -> list[str]:
         return [name for name in ("direct", "gateway", "gateway-fresh", "gateway-enc", "peer", "passthrough") if name in self.targets]
 
@@ -1360,8 +1397,8 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
         sys.exit(1)
     try:
-        for step in (bench.large, bench.memory, bench.small, bench.stall, bench.cold_starts):
-            if ONLY and step.__name__ not in ONLY:
+        for step in (bench.warm_up, bench.large, bench.memory, bench.small, bench.stall, bench.cold_starts):
+            if ONLY and step.__name__ not in ONLY and step.__name__ != "warm_up":
                 continue
             try:
                 step()
