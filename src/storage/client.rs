@@ -5,7 +5,7 @@
 //! of `Response`.
 
 use js_sys::Uint8Array;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Response;
 
@@ -128,10 +128,25 @@ pub async fn send(node: &NodeConfig, request: NodeRequest, now: i64) -> S3Result
     } else {
         format!("{}{}?{}", node.base_url(), request.path, raw_query)
     };
-    let timeout_ms = node.answer_timeout_ms(request.method).unwrap_or(0);
+    let timeout_ms = node.answer_timeout_ms(request.method, is_small_whole_body(&request.body)).unwrap_or(0);
     let promise = node_fetch(&url, request.method, &header_text, &body, timeout_ms).map_err(node_unreachable)?;
     let response = JsFuture::from(promise).await.map_err(node_unreachable)?;
     Ok(response.into())
+}
+
+/// Bodies up to this size, held whole in a buffer, are on the wire at once: the node has all of
+/// it right away (small PutObject and UploadPart bodies, read whole and checked before sending).
+const SMALL_WHOLE_BODY_MAX_BYTES: u32 = 1 << 20;
+
+/// Whether `body` is a buffer of at most `SMALL_WHOLE_BODY_MAX_BYTES` (a stream is not).
+fn is_small_whole_body(body: &NodeBody) -> bool {
+    match body {
+        NodeBody::Empty => false,
+        NodeBody::Bytes(bytes) => bytes.len() <= SMALL_WHOLE_BODY_MAX_BYTES as usize,
+        NodeBody::Js(value) => {
+            value.dyn_ref::<Uint8Array>().is_some_and(|bytes| bytes.length() <= SMALL_WHOLE_BODY_MAX_BYTES)
+        }
+    }
 }
 
 /// An object read over a new connection: the same signed headers, plus Host and
@@ -156,7 +171,7 @@ async fn send_fresh(
     }
     let headers: Vec<(String, String)> = request.headers.iter().chain(signed.iter()).cloned().collect();
     let head = request_head(request.method, &path, node.host(), &headers).map_err(|e| failed(e.to_string()))?;
-    let timeout_ms = node.answer_timeout_ms(request.method);
+    let timeout_ms = node.answer_timeout_ms(request.method, false);
     node_socket::send(&target, head, FRESH_READ_MAX_BYTES, timeout_ms).await.map_err(|e| failed(e.0))
 }
 

@@ -25,10 +25,11 @@ pub struct NodeConfig {
     /// alive connections) or `"fresh"` (a new TCP connection per read; see `ReadConnections`).
     #[serde(default)]
     pub read_connections: ReadConnections,
-    /// Seconds a read (a GET or HEAD: objects, listings, bucket checks) waits for the node's answer
-    /// head before the client gets 503 ServiceUnavailable, which S3 clients retry; 0 waits as long
-    /// as the client does. Writes and copies are not bounded: a node answers them only once it
-    /// has the whole body, or has copied the source.
+    /// Seconds a read (a GET or HEAD: objects, listings, bucket checks) or a PUT of a small body
+    /// sent whole waits for the node's answer head before the client gets 503 ServiceUnavailable,
+    /// which S3 clients retry; 0 waits as long as the client does. Streamed uploads, copies,
+    /// completions and deletes are not bounded: a node answers them only once it has the whole
+    /// body, or has done the work.
     #[serde(default = "default_read_timeout_seconds")]
     pub read_timeout_seconds: u32,
 }
@@ -136,8 +137,11 @@ impl NodeConfig {
     }
 
     /// How long `method` waits for the node's answer head, in milliseconds; None: unbounded.
-    pub fn answer_timeout_ms(&self, method: &str) -> Option<u32> {
-        let bounded = matches!(method, "GET" | "HEAD") && self.read_timeout_seconds > 0;
+    /// `small_whole_body`: the request's body is a small buffer, on the wire at once, so the node
+    /// has all of it right away and owes an answer as promptly as for a read.
+    pub fn answer_timeout_ms(&self, method: &str, small_whole_body: bool) -> Option<u32> {
+        let bounded = (matches!(method, "GET" | "HEAD") || (method == "PUT" && small_whole_body))
+            && self.read_timeout_seconds > 0;
         // A JavaScript timer takes at most 2^31 - 1 ms (a larger delay fires at once).
         bounded.then(|| self.read_timeout_seconds.saturating_mul(1000).min(i32::MAX as u32))
     }
@@ -358,18 +362,24 @@ mod tests {
     }
 
     #[test]
-    fn reads_wait_for_an_answer_for_a_bounded_time_and_writes_do_not() {
+    fn reads_and_small_puts_wait_for_an_answer_for_a_bounded_time_and_other_writes_do_not() {
         let default = node("http://h", "");
         assert_eq!(default.read_timeout_seconds, 30);
-        assert_eq!(default.answer_timeout_ms("GET"), Some(30_000));
-        assert_eq!(default.answer_timeout_ms("HEAD"), Some(30_000));
+        assert_eq!(default.answer_timeout_ms("GET", false), Some(30_000));
+        assert_eq!(default.answer_timeout_ms("HEAD", false), Some(30_000));
+        assert_eq!(default.answer_timeout_ms("PUT", true), Some(30_000));
         for write in ["PUT", "POST", "DELETE"] {
-            assert_eq!(default.answer_timeout_ms(write), None, "{write}");
+            assert_eq!(default.answer_timeout_ms(write, false), None, "{write}");
         }
-        assert_eq!(node("http://h", r#", "read_timeout_seconds": 2"#).answer_timeout_ms("GET"), Some(2_000));
-        assert_eq!(node("http://h", r#", "read_timeout_seconds": 0"#).answer_timeout_ms("GET"), None);
+        for write in ["POST", "DELETE"] {
+            assert_eq!(default.answer_timeout_ms(write, true), None, "{write}");
+        }
+        assert_eq!(node("http://h", r#", "read_timeout_seconds": 2"#).answer_timeout_ms("GET", false), Some(2_000));
+        assert_eq!(node("http://h", r#", "read_timeout_seconds": 2"#).answer_timeout_ms("PUT", true), Some(2_000));
+        assert_eq!(node("http://h", r#", "read_timeout_seconds": 0"#).answer_timeout_ms("GET", false), None);
+        assert_eq!(node("http://h", r#", "read_timeout_seconds": 0"#).answer_timeout_ms("PUT", true), None);
         assert_eq!(
-            node("http://h", r#", "read_timeout_seconds": 4294967295"#).answer_timeout_ms("GET"),
+            node("http://h", r#", "read_timeout_seconds": 4294967295"#).answer_timeout_ms("GET", false),
             Some(i32::MAX as u32)
         );
         for bad in ["-1", "1.5", r#""30""#] {

@@ -330,14 +330,16 @@ def test_a_node_refusing_connections_is_service_unavailable(gateway, garage, nod
 class ScriptedNode:
     """Serves the "scripted" node entry's port. Every connection's first request head is kept.
     A GET sent with `Connection: close` (a fresh-connection read) is answered by `script` when
-    one is set, any other GET (through fetch) by `fetch_script` when one is set; everything else
-    is forwarded byte for byte to Garage."""
+    one is set, any other GET (through fetch) by `fetch_script` when one is set, a PUT by
+    `put_script` when one is set (with the head and whatever of the body came with it); everything
+    else is forwarded byte for byte to Garage."""
 
     def __init__(self, listener: socket.socket, upstream_port: int):
         self.listener = listener
         self.upstream_port = upstream_port
         self.script = None
         self.fetch_script = None
+        self.put_script = None
         self.heads: list[str] = []
         self.forwarded: set[socket.socket] = set()
         self.lock = threading.Lock()
@@ -368,6 +370,9 @@ class ScriptedNode:
             script = self.script if fresh else self.fetch_script
             if script is not None and lines[0].startswith("get "):
                 script(conn)
+                return
+            if self.put_script is not None and lines[0].startswith("put "):
+                self.put_script(conn, data)
                 return
             self._forward(conn, data)
 
@@ -428,9 +433,9 @@ def scripted_node(gateway, garage):
 
 @pytest.fixture
 def scripted(scripted_node):
-    scripted_node[0].script = scripted_node[0].fetch_script = None
+    scripted_node[0].script = scripted_node[0].fetch_script = scripted_node[0].put_script = None
     yield scripted_node
-    scripted_node[0].script = scripted_node[0].fetch_script = None
+    scripted_node[0].script = scripted_node[0].fetch_script = scripted_node[0].put_script = None
 
 
 def send_slowly(conn: socket.socket, data: bytes, piece: int, pause: float = 0.002):
@@ -788,6 +793,47 @@ def test_a_node_that_does_not_answer_is_service_unavailable_in_time(scripted, ga
     assert waited < 20, waited
     assert "Please retry" in doc["Message"]
     assert garage.secret_key not in (gateway.workdir / "miniflare.log").read_text(errors="replace")
+
+
+def test_a_node_that_does_not_answer_a_small_put_is_service_unavailable_in_time(scripted, gateway, garage):
+    """A small PutObject body is read whole, checked, and sent as one buffer: the node has all of
+    it at once and owes an answer as promptly as for a read. One that takes the whole request and
+    holds on for 30 s: the client hears 503 (which S3 clients retry) once read_timeout_seconds has
+    passed. The same PUT then succeeds against the node itself."""
+    node, sraw = scripted
+    bucket, key = unique("held-put-"), "held"
+    body = data_of(16 * KIB, 51)
+    assert sraw.request("PUT", f"/{bucket}").status_code == 200
+    # The bucket is then known to exist for a few seconds, so the scripted PUT is the first
+    # request on the new connection below (no bucket check before it).
+    sraw.put(bucket, key, body)
+    received = []
+
+    def hold(conn: socket.socket, data: bytes):
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")))
+        while len(rest) < length:
+            piece = conn.recv(65536)
+            if not piece:
+                break
+            rest += piece
+        received.append(len(rest))
+        time.sleep(30)
+
+    node.put_script = hold
+    node.drop_forwarded()
+    started = time.monotonic()
+    doc = assert_s3_error(sraw.request("PUT", f"/{bucket}/{key}", body=body, timeout=60), 503, "ServiceUnavailable")
+    waited = time.monotonic() - started
+    assert received == [len(body)], received
+    assert SCRIPTED_READ_TIMEOUT <= waited + 0.5, waited
+    assert waited < 20, waited
+    assert "Please retry" in doc["Message"]
+    assert garage.secret_key not in (gateway.workdir / "miniflare.log").read_text(errors="replace")
+    node.put_script = None
+    node.drop_forwarded()
+    sraw.put(bucket, key, body)
+    assert get(sraw, bucket, key).content == body
 
 
 @pytest.mark.parametrize("path", ["fresh", "fetch"])
