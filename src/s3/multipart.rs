@@ -44,7 +44,7 @@ impl Checksums {
     /// The checksums of a part or a result, each element's text looked up by name with `text`
     /// (trimmed; empty is absent).
     fn read<'t, E>(mut text: impl FnMut(&str) -> Result<Option<&'t str>, E>) -> Result<Self, E> {
-        let mut clean = |name| Ok(text(name)?.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string));
+        let mut clean = |name| Ok(text(name)?.and_then(trimmed_non_empty));
         Ok(Checksums {
             crc32: clean("ChecksumCRC32")?,
             crc32c: clean("ChecksumCRC32C")?,
@@ -102,7 +102,7 @@ impl NodeFields<'_> {
 
     /// That text trimmed, `None` when absent or empty.
     fn trimmed(&self, name: &str) -> S3Result<Option<String>> {
-        Ok(self.text(name)?.map(str::trim).filter(|text| !text.is_empty()).map(str::to_string))
+        Ok(self.text(name)?.and_then(trimmed_non_empty))
     }
 }
 
@@ -393,6 +393,7 @@ pub struct ListedPart {
     pub checksums: Checksums,
 }
 
+/// `text` without surrounding whitespace; `None` when nothing is left.
 fn trimmed_non_empty(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())

@@ -337,7 +337,7 @@ fn normalize_line_ends(raw: &str) -> Cow<'_, str> {
 }
 
 /// Text with its references resolved and line ends normalised.
-pub fn resolve_text(raw: &str) -> Result<Cow<'_, str>, String> {
+fn resolve_text(raw: &str) -> Result<Cow<'_, str>, String> {
     let Some(first) = find_byte(raw, b'&') else {
         return Ok(normalize_line_ends(raw));
     };

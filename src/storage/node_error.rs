@@ -3,7 +3,7 @@
 //! errors about the gateway's own dealings with the node (its credentials, its backend bucket)
 //! must not blame the client or reveal the backend, so they become a generic server error.
 
-use crate::s3::xml_reader::resolve_text;
+use crate::s3::xml_reader::{only_child, read_document};
 use crate::s3::{S3Error, S3ErrorCode};
 
 /// Node error codes that describe the client's request and reach the client unchanged.
@@ -31,32 +31,24 @@ const CLIENT_FACING: &[S3ErrorCode] = {
     ]
 };
 
-/// The text of the first `<tag>` element of a small XML document.
-pub fn xml_element<'a>(doc: &'a str, tag: &str) -> Option<&'a str> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let start = doc.find(&open)? + open.len();
-    let end = start + doc[start..].find(&close)?;
-    Some(&doc[start..end])
-}
-
-/// Map a node error (status and body) to the client's error for `resource` (`/bucket/key`).
+/// Map a node error (status and body) to the client's error for `resource` (`/bucket/key`). A
+/// body that is not an `<Error>` document (or none) leaves the status to speak.
 pub fn from_node_error(status: u16, body: &str, resource: &str) -> S3Error {
-    let code = xml_element(body, "Code").unwrap_or("");
+    let document = read_document(body.trim_start()).ok().filter(|document| document.root == "Error");
+    let text = |name| {
+        document.as_ref().and_then(|document| only_child(&document.children, name).ok().flatten()).map(str::trim)
+    };
+    let code = text("Code").unwrap_or("");
+    let message = text("Message").unwrap_or("");
     let mut known = S3ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code);
     // Garage reports a checksum that does not match the body as InvalidDigest; S3 (and clients
     // retrying on it) call that BadDigest and keep InvalidDigest for malformed digests.
-    if known == Some(S3ErrorCode::InvalidDigest)
-        && xml_element(body, "Message").is_some_and(|m| m.contains("Failed to validate"))
-    {
+    if known == Some(S3ErrorCode::InvalidDigest) && message.contains("Failed to validate") {
         known = Some(S3ErrorCode::BadDigest);
     }
     match known {
         Some(code) if CLIENT_FACING.contains(&code) => {
-            let message = xml_element(body, "Message")
-                .map(|m| resolve_text(m).map_or_else(|_| m.to_string(), |u| u.into_owned()))
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| code.default_message().to_string());
+            let message = if message.is_empty() { code.default_message().to_string() } else { message.to_string() };
             S3Error::with_message(code, message).resource(resource)
         }
         _ => from_node_status(status, resource),
@@ -123,8 +115,22 @@ mod tests {
     }
 
     #[test]
-    fn finds_elements() {
-        assert_eq!(xml_element("<a><Code>X</Code></a>", "Code"), Some("X"));
-        assert_eq!(xml_element("<a></a>", "Code"), None);
+    fn reads_the_error_document_whole() {
+        // References resolved, surrounding space trimmed, a prefixed root and comments read.
+        let body = "\n<s3:Error xmlns:s3=\"x\"><!-- c --><Code> NoSuchKey </Code>\
+                    <Message>a &amp; b</Message></s3:Error>";
+        let err = from_node_error(404, body, "/b/k");
+        assert_eq!((err.code, err.message.as_str()), (S3ErrorCode::NoSuchKey, "a & b"));
+        // No message: S3's own wording.
+        let err = from_node_error(404, "<Error><Code>NoSuchKey</Code></Error>", "/b/k");
+        assert_eq!(err.message, S3ErrorCode::NoSuchKey.default_message());
+        // Not an error document, not well-formed, or a code given twice: the status speaks.
+        for body in [
+            "<Other><Code>NoSuchKey</Code></Other>",
+            "<Error><Code>NoSuchKey</Code>",
+            "<Error><Code>NoSuchKey</Code><Code>AccessDenied</Code></Error>",
+        ] {
+            assert_eq!(from_node_error(500, body, "/b/k").code, S3ErrorCode::InternalError, "{body}");
+        }
     }
 }
