@@ -3,6 +3,7 @@ clients (boto3, the aws CLI) and read-backs from the node."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -11,6 +12,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
+import s3http
 import stack
 from conftest import make_client, restrict
 
@@ -185,6 +187,50 @@ def test_delete_objects_quiet_and_verbose(s3, backend, bucket):
     quiet = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "b"}, {"Key": "c/d"}], "Quiet": True})
     assert quiet.get("Deleted", []) == [] and quiet.get("Errors", []) == []
     assert backend.keys(f"{bucket}/") == []
+
+
+MALFORMED_DELETES = [
+    "<Delete>oops<Object><Key>a</Key></Object></Delete>",
+    "<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>",
+    "<Delete><Object><Key>a<Part/></Key></Object></Delete>",
+    '<!DOCTYPE d [<!ENTITY e "a">]><Delete><Object><Key>&e;</Key></Object></Delete>',
+    "<Delete><Object><Key>a</Key></Object>",
+    "<Objects><Object><Key>a</Key></Object></Objects>",
+]
+
+
+@pytest.mark.parametrize("document", MALFORMED_DELETES)
+def test_a_malformed_delete_document_deletes_nothing(raw, s3, bucket, document):
+    """Text beside elements, a key named twice, an element inside a key, a DOCTYPE, an unclosed
+    or foreign root: MalformedXML, and every object is still there, byte for byte."""
+    for key in ("a", "b"):
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode() * 3)
+    body = document.encode()
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    response = raw.request("POST", f"/{bucket}", query={"delete": None}, body=body, headers={"Content-MD5": md5})
+    s3http.assert_s3_error(response, 400, "MalformedXML")
+    for key in ("a", "b"):
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode() * 3
+
+
+def test_a_malformed_complete_document_completes_nothing(raw, s3, backend, bucket):
+    """A part naming its ETag twice, or text beside the parts: MalformedXML, nothing assembled,
+    and the upload then completes with a well-formed document and reads back whole."""
+    parts = [os.urandom(5 * MIB), b"tail"]
+    upload_id, completed = upload_parts(s3, bucket, "assembled", parts)
+    etags = [part["ETag"] for part in completed]
+    for document in [
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{0}</ETag><ETag>{1}</ETag></Part>"
+        "<Part><PartNumber>2</PartNumber><ETag>{1}</ETag></Part></CompleteMultipartUpload>",
+        "<CompleteMultipartUpload>parts:<Part><PartNumber>1</PartNumber><ETag>{0}</ETag></Part>"
+        "<Part><PartNumber>2</PartNumber><ETag>{1}</ETag></Part></CompleteMultipartUpload>",
+    ]:
+        body = document.format(*etags).encode()
+        response = raw.request("POST", f"/{bucket}/assembled", query={"uploadId": upload_id}, body=body)
+        s3http.assert_s3_error(response, 400, "MalformedXML")
+        assert backend.object(bucket, "assembled") is None
+    s3.complete_multipart_upload(Bucket=bucket, Key="assembled", UploadId=upload_id, MultipartUpload={"Parts": completed})
+    assert s3.get_object(Bucket=bucket, Key="assembled")["Body"].read() == b"".join(parts)
 
 
 def test_delete_objects_checks_each_key_against_the_grant(gateway, project, s3, backend, bucket):
