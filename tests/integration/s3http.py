@@ -174,9 +174,7 @@ class Raw:
 
 
     def put(self, bucket: str, key: str, body: bytes, headers: dict | None = None) -> requests.Response:
-        """A plain signed PutObject that must succeed: for seeding test data quickly. (boto3 sends
-        `Expect: 100-continue` on PutObject and waits up to 1 s for a `100 Continue` that workerd
-        does not send, so seeding many objects through boto3 is slow.)"""
+        """A plain signed PutObject that must succeed: for seeding test data quickly."""
         response = self.request("PUT", f"/{bucket}/{encode_key(key)}", body=body, headers=headers)
         assert response.status_code == 200, describe(response)
         return response

@@ -12,7 +12,6 @@ import socket
 import time
 
 import botocore.exceptions
-import botocore.handlers
 import pytest
 import requests
 import urllib3.exceptions
@@ -480,10 +479,7 @@ def test_both_cipher_paths_write_and_read_one_format(garage, workdir):
                 assert got["Body"].read() == body[first : last + 1], key
 
     def client_of(worker, creds):
-        client = make_client(worker.endpoint, creds["access_key_id"], creds["secret_key"])
-        # Without `Expect: 100-continue`, which costs each upload a second locally (README, limits).
-        client.meta.events.unregister("before-call.s3", botocore.handlers.add_expect_header)
-        return client
+        return make_client(worker.endpoint, creds["access_key_id"], creds["secret_key"])
 
     worker = serving("wasm")
     try:

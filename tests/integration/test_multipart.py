@@ -110,15 +110,8 @@ def test_aws_cli_multipart_copy_of_a_large_file(request, aws_env, workdir, kind)
         creds, bucket, s3 = (request.getfixturevalue(n) for n in ("creds", "bucket", "s3"))
     else:
         creds, bucket, s3 = (request.getfixturevalue(n) for n in ("encrypted_creds", "encrypted_bucket", "es3"))
-    # Three transfers at a time: see test_sync_clients.py (workerd's late 100 Continue under load).
-    config = workdir / f"aws-config-{uuid.uuid4().hex}"
-    config.write_text("[default]\nregion = us-east-1\ns3 =\n    max_concurrent_requests = 3\n")
-    env = dict(
-        aws_env,
-        AWS_ACCESS_KEY_ID=creds["access_key_id"],
-        AWS_SECRET_ACCESS_KEY=creds["secret_key"],
-        AWS_CONFIG_FILE=str(config),
-    )
+    # The CLI's defaults: ten transfers at a time, each part sent after `Expect: 100-continue`.
+    env = dict(aws_env, AWS_ACCESS_KEY_ID=creds["access_key_id"], AWS_SECRET_ACCESS_KEY=creds["secret_key"])
     source = workdir / f"cli-{uuid.uuid4().hex}.bin"
     source.write_bytes(os.urandom(50 * MIB))
     aws = [str(stack.ROOT / ".venv" / "bin" / "aws"), "s3"]
