@@ -466,7 +466,12 @@ class Bench:
             "portico_commit": git + (" (+ uncommitted changes in src/)" if dirty.strip() else ""),
             "garage": version([str(stack.CARGO_BIN / "garage"), "--version"]),
             "s3s_proxy": cargo_list.rstrip(":"),
-            "workerd": npm_version("workerd"),
+            # MINIFLARE_WORKERD_PATH (honoured by Miniflare) runs another workerd: to compare runtimes.
+            "workerd": (
+                version([os.environ["MINIFLARE_WORKERD_PATH"], "--version"]) + " (MINIFLARE_WORKERD_PATH)"
+                if os.environ.get("MINIFLARE_WORKERD_PATH")
+                else npm_version("workerd")
+            ),
             "miniflare": npm_version("miniflare"),
             "node": version([str(stack.NODE_BIN / "node"), "--version"]),
             "python": platform.python_version(),

@@ -3,7 +3,7 @@ UploadPart, curl on large bodies): the client holds its body back until the serv
 `100 Continue`, or answers for good. The runtime sends `100 Continue` when the worker starts
 reading the body, which portico does only once the request is authenticated and its bucket
 known: an accepted upload goes ahead at once, a refused one is answered before any of its body
-is sent. (workerd before 1.20261117 never sent it: every such upload waited out the client's
+is sent. (workerd before 1.20261014 never sent it: every such upload waited out the client's
 timer, a second for botocore and curl.)"""
 
 from __future__ import annotations
