@@ -1274,10 +1274,13 @@ def markdown(results: dict) -> str:
     if targets:
         out.append("### Targets of issue 6")
         out.append("")
-        out.append("| target | measured | met |")
-        out.append("|---|---|---|")
+        out.append("The last column is the same measure for the JS pass-through worker (a worker that only forwards: no")
+        out.append("authentication, no signing, no crypto) in the same run: the runtime's own floor on this machine.")
+        out.append("")
+        out.append("| target | measured | met | JS pass-through worker |")
+        out.append("|---|---|---|---|")
         for t in targets:
-            out.append(f"| {t['target']} | {t['measured']} | {t['met']} |")
+            out.append(f"| {t['target']} | {t['measured']} | {t['met']} | {t.get('floor', '-')} |")
         out.append("")
     if results.get("notes"):
         out.append("Notes: " + " ".join(results["notes"]))
@@ -1300,18 +1303,23 @@ def evaluate_targets(results: dict) -> list[dict]:
                 values.append((label, r))
         return values
 
+    def listed(values):
+        return ", ".join(f"{label} {v:.2f}" for label, v in values) or "-"
+
     for name, floor, title in (("gateway", 0.95, "unencrypted"), ("gateway-enc", 0.85, "encrypted")):
         for op in ("get", "put"):
             values = throughput_ratio(name, op)
+            forwarded = listed(throughput_ratio("passthrough", op))
             if not values:
-                rows.append({"target": f"{title} {op.upper()} >= {floor} of direct", "measured": "not measured", "met": "n/a"})
+                rows.append({"target": f"{title} {op.upper()} >= {floor} of direct", "measured": "not measured", "met": "n/a", "floor": forwarded})
                 continue
             worst = min(v for _, v in values)
             rows.append(
                 {
                     "target": f"{title} {op.upper()} >= {floor} of direct",
-                    "measured": ", ".join(f"{label} {v:.2f}" for label, v in values),
+                    "measured": listed(values),
                     "met": "met" if worst >= floor else "not met",
+                    "floor": forwarded,
                 }
             )
     peer_ratios = {op: throughput_ratio("peer", op) for op in ("get", "put")}
@@ -1338,14 +1346,29 @@ def evaluate_targets(results: dict) -> list[dict]:
         nd_gw = stall.get("gateway-nodelay")
         if nd_direct and nd_gw:
             text += f"; with a TCP_NODELAY Garage +{nd_gw['p50_ms'] - nd_direct['p50_ms']:.2f} ms"
-        rows.append({"target": "under +0.5 ms on a 4 KiB GET (p50, concurrency 1)", "measured": text, "met": "met" if delta < 0.5 else "not met"})
+        floor = "-"
+        if "passthrough" in get1:
+            floor = f"p50 +{get1['passthrough']['p50_ms'] - get1['direct']['p50_ms']:.2f} ms"
+            nd_probe = next((r for r in results.get("stall", []) if r["via"] == "probe" and r["config"].startswith("Garage with TCP_NODELAY")), None)
+            if nd_direct and nd_probe:
+                floor += f"; with a TCP_NODELAY Garage +{nd_probe['p50_ms'] - nd_direct['p50_ms']:.2f} ms"
+        rows.append({"target": "under +0.5 ms on a 4 KiB GET (p50, concurrency 1)", "measured": text, "met": "met" if delta < 0.5 else "not met", "floor": floor})
         if "gateway-fresh" in get1:
             fresh_delta = get1["gateway-fresh"]["p50_ms"] - get1["direct"]["p50_ms"]
+            # The stall table's rows of one GET at a time: the JS worker reading over a new
+            # connection (connect()) against a direct client on a new connection each time.
+            rows_4k = [r for r in results.get("stall", []) if r["object"] == "4 KiB"]
+            socket_row = next((r for r in rows_4k if r["via"] == "probe" and "connect()" in r["config"]), None)
+            direct_new = next((r for r in rows_4k if r["via"] == "direct" and "new connection" in r["config"]), None)
+            floor = "-"
+            if socket_row and direct_new:
+                floor = f"over connect(): p50 +{socket_row['p50_ms'] - direct_new['p50_ms']:.2f} ms (one GET at a time, stall table)"
             rows.append(
                 {
                     "target": "under +0.5 ms on a 4 KiB GET, node reads over fresh connections",
                     "measured": f"p50 +{fresh_delta:.2f} ms",
                     "met": "met" if fresh_delta < 0.5 else "not met",
+                    "floor": floor,
                 }
             )
     fresh = results.get("memory", {}).get("fresh", [])
