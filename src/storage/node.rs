@@ -52,14 +52,15 @@ pub enum ReadConnections {
 }
 
 /// The largest body an object read takes over a fresh connection; a larger one is read through
-/// `fetch`. workerd moves a socket's bytes at ~2.5 ms of CPU per MiB and about half of fetch's
-/// throughput (measured: 250-400 vs ~500 MiB/s, 0.5 ms/MiB). The stall that fresh reads avoid
-/// delays a share of reads of any size, but beyond 1 MiB avoiding it costs 3.5-4.5x a pooled
-/// read's CPU and, from 4 MiB, a worse median (docs/BENCHMARKS.md). A read whose `Range` asks
-/// for more goes through `fetch` at once; any other read learns the size from the fresh answer's
-/// head, and a larger body is dropped there and read again through `fetch` (one more request,
-/// for bodies big enough to amortize it).
-pub const FRESH_READ_MAX_BYTES: u64 = 1 << 20;
+/// `fetch`. On workerd 1.20261123.1 a socket's bytes cost ~0.6 ms of CPU per MiB against fetch's
+/// ~0.4 and move at ~1.5 GB/s against ~2.3 (both above what a node serves here); the stall that
+/// fresh reads avoid hit over 10% of 8 MiB ranged reads (p90 ~55 ms pooled, ~18 fresh), the
+/// chunk size of the aws CLI's parallel downloads (docs/BENCHMARKS.md, session 11). Older workerd
+/// (up to 1.20260917.1) spent ~2.5 ms per MiB on sockets, and the limit was 1 MiB. A read whose
+/// `Range` asks for more goes through `fetch` at once; any other read learns the size from the
+/// fresh answer's head, and a larger body is dropped there and read again through `fetch` (one
+/// more request, for bodies big enough to amortize it).
+pub const FRESH_READ_MAX_BYTES: u64 = 16 << 20;
 
 /// Query parameters an object read may carry (besides S3's `response-*` overrides).
 const OBJECT_READ_QUERY: &[&str] = &["partNumber", "versionId"];

@@ -7,7 +7,7 @@
 //! `FixedLengthStream` fed with the bytes that came with the head, then with the rest (`pass_on`):
 //! up to 64 KiB read in JavaScript with the head's reader, beyond that piped natively. Only the head (at most `MAX_HEAD_BYTES` of the
 //! first pieces) and chunked bodies (node error documents) are read in wasm. A Content-Length body
-//! over the caller's limit is not read at all (workerd's sockets move bulk bytes far slower than
+//! over the caller's limit is not read at all (workerd's sockets move bulk bytes at more CPU than
 //! `fetch`; `node::FRESH_READ_MAX_BYTES`): the connection is closed after the head and the caller
 //! reads the object another way. The connection is closed when the body has been passed on (a
 //! small body's announced length; otherwise the connection's end, which `Connection: close`
