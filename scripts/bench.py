@@ -752,6 +752,21 @@ class Bench:
                         else:
                             _, secs, _, peak = self.put_single(target, key, size, tag, signed, pid=pid)
                         entry[op] = {"rss_before_MiB": round(peak[0] / 1024, 1), "rss_peak_MiB": round(peak[1] / 1024, 1), "MiB_per_s": round(size / MiB / secs, 1)}
+                    # The smaller object again, until as many bytes went through this worker as
+                    # through the largest object's: memory that grows with the bytes moved (garbage
+                    # awaiting collection) then shows here too, and what is left between the two
+                    # is what the object's size itself costs.
+                    times = max(CONFIG["large_sizes"]) // size
+                    if times > 1 and not QUICK:
+                        for op in ("put", "get"):
+                            peaks = []
+                            for i in range(times):
+                                if op == "get":
+                                    _, _, _, peak = self.get_full(target, key, size, pid=pid)
+                                else:
+                                    _, _, _, peak = self.put_single(target, key, size, f"{self.run_tag}{kind[:3]}r{i}", False, pid=pid)
+                                peaks.append(peak[1])
+                            entry[f"{op}_repeated"] = {"times": times, "rss_peak_MiB": round(max(peaks) / 1024, 1)}
                     self.delete(target, key)
                     info["fresh"].append(entry)
                     log(f"memory {kind} {label}: {entry}")
@@ -1216,15 +1231,24 @@ def markdown(results: dict) -> str:
             "peak during each transfer, MiB; the JS pass-through worker for comparison:"
         )
         out.append("")
-        out.append("| worker, object | ready | PUT | GET | PUT, signed payload hash |")
-        out.append("|---|---|---|---|---|")
+        out.append(
+            "| worker, object | ready | PUT | GET | PUT, signed payload hash | then PUT again, GET again "
+            "(the smaller object, until as many bytes as the largest) |"
+        )
+        out.append("|---|---|---|---|---|---|")
         for e in mem["fresh"]:
             cells = [f"{e[op]['rss_peak_MiB']:,.0f}" if op in e else "-" for op in ("put", "get", "put_signed")]
-            out.append(f"| portico ({e['project']}), {e['size']} | {e['rss_ready_MiB']:,.0f} | " + " | ".join(cells) + " |")
+            again = "-"
+            if "put_repeated" in e and "get_repeated" in e:
+                again = (
+                    f"{e['put_repeated']['rss_peak_MiB']:,.0f}, {e['get_repeated']['rss_peak_MiB']:,.0f} "
+                    f"({e['get_repeated']['times']} times each)"
+                )
+            out.append(f"| portico ({e['project']}), {e['size']} | {e['rss_ready_MiB']:,.0f} | " + " | ".join(cells) + f" | {again} |")
         for label in large:
             p = mem.get("passthrough", {})
             if f"put {label}" in p:
-                out.append(f"| JS pass-through worker, {label} | - | {p[f'put {label}']:,.0f} | {p.get(f'get {label}', 0):,.0f} | - |")
+                out.append(f"| JS pass-through worker, {label} | - | {p[f'put {label}']:,.0f} | {p.get(f'get {label}', 0):,.0f} | - | - |")
         rest = [f"{k.split('_rss')[0]} {mem[k]:,.0f} MiB" for k in mem if k.endswith("_rss_after_large_MiB")]
         out.append("")
         out.append("RSS of the long-running processes after the large-object runs: " + ", ".join(rest) + ".")
@@ -1375,14 +1399,22 @@ def evaluate_targets(results: dict) -> list[dict]:
     for kind in ("unencrypted", "encrypted"):
         by_size = {e["size"]: e for e in fresh if e["project"] == kind}
         if "64MiB" in by_size and "1024MiB" in by_size:
-            def growth(e):
-                return max(e[op]["rss_peak_MiB"] for op in ("put", "get", "put_signed") if op in e) - e["rss_ready_MiB"]
+            def growth(e, ops=("put", "get", "put_signed")):
+                return max(e[op]["rss_peak_MiB"] for op in ops if op in e) - e["rss_ready_MiB"]
 
-            small_growth, big_growth = growth(by_size["64MiB"]), growth(by_size["1024MiB"])
+            small, big = by_size["64MiB"], by_size["1024MiB"]
+            small_growth, big_growth = growth(small), growth(big)
+            measured = f"64 MiB: +{small_growth:.0f} MiB, 1 GiB: +{big_growth:.0f} MiB"
+            # With the smaller object read and written again until as many bytes went through,
+            # the comparison is of object sizes alone (growth with the bytes moved cancels out).
+            repeated = ("put_repeated", "get_repeated")
+            if all(op in small for op in repeated):
+                small_growth = growth(small, ("put", "get", "put_signed", *repeated))
+                measured += f"; 64 MiB, {small['get_repeated']['times']} times each way (as many bytes as 1 GiB): +{small_growth:.0f} MiB"
             rows.append(
                 {
-                    "target": f"memory flat in object size, {kind} (fresh worker's RSS growth, 1 GiB within 32 MiB of 64 MiB)",
-                    "measured": f"64 MiB: +{small_growth:.0f} MiB, 1 GiB: +{big_growth:.0f} MiB",
+                    "target": f"memory flat in object size, {kind} (fresh worker's RSS growth, 1 GiB within 32 MiB of 64 MiB after as many bytes)",
+                    "measured": measured,
                     "met": "met" if big_growth <= small_growth + 32 else "not met",
                 }
             )
