@@ -141,6 +141,8 @@ const SMALL_WHOLE_BODY_MAX_BYTES: u32 = 1 << 20;
 /// Whether `body` is a buffer of at most `SMALL_WHOLE_BODY_MAX_BYTES` (a stream is not).
 fn is_small_whole_body(body: &NodeBody) -> bool {
     match body {
+        // A PUT without a body is a copy (CopyObject, UploadPartCopy): the node answers once it
+        // has copied, however long that takes. (An empty object is sent as an empty buffer.)
         NodeBody::Empty => false,
         NodeBody::Bytes(bytes) => bytes.len() <= SMALL_WHOLE_BODY_MAX_BYTES as usize,
         NodeBody::Js(value) => {

@@ -14,11 +14,9 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
+import bench_client
 import s3http
-from s3http import _Signer
 
 # Bodies over 64 KiB stream to the node; smaller ones are read whole before anything is sent.
 SIZES = pytest.mark.parametrize("size", [4 * 1024 * 1024, 3000], ids=["streamed", "whole"])
@@ -33,13 +31,10 @@ class Answer:
 
 def expecting_head(gateway, bucket: str, key: str, body: bytes, secret_key: str, access_key: str) -> bytes:
     """A signed (UNSIGNED-PAYLOAD) PutObject head announcing `body` with Expect: 100-continue."""
-    url = f"{gateway.endpoint}/{bucket}/{key}"
-    headers = {"Content-Length": str(len(body)), "Expect": "100-continue"}
-    request = AWSRequest(method="PUT", url=url, headers=headers, data=b"")
-    _Signer(Credentials(access_key, secret_key), "UNSIGNED-PAYLOAD").add_auth(request)
-    target = urlsplit(gateway.endpoint)
-    lines = {"Host": target.netloc, **dict(request.headers.items())}
-    return (f"PUT /{bucket}/{key} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in lines.items()) + "\r\n").encode()
+    target = bench_client.Target("gateway", gateway.endpoint, access_key, secret_key, bucket)
+    return target.sign(
+        "PUT", key, headers={"Expect": "100-continue"}, payload_hash=s3http.UNSIGNED_PAYLOAD, content_length=len(body)
+    )
 
 
 class Connection:
@@ -129,13 +124,14 @@ def test_a_refused_upload_is_answered_before_its_body_is_sent(gateway, creds, bu
     assert backend.get(bucket, key) is None
 
 
-def test_an_upload_to_a_missing_bucket_is_answered_before_its_body_is_sent(gateway, creds):
+def test_an_upload_to_a_missing_bucket_is_answered_before_its_body_is_sent(gateway, creds, backend):
     body = os.urandom(3000)
+    missing = f"missing-{uuid.uuid4().hex[:12]}"
     conn = Connection(gateway)
     try:
-        missing = f"missing-{uuid.uuid4().hex[:12]}"
         conn.sock.sendall(expecting_head(gateway, missing, "k", body, creds["secret_key"], creds["access_key_id"]))
         final = conn.read_answer()
         assert final.status == 404 and b"<Code>NoSuchBucket</Code>" in final.body, f"{final.status} {final.body[:500]!r}"
     finally:
         conn.close()
+    assert backend.get(missing, "k") is None
